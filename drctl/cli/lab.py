@@ -1,0 +1,1 @@
+"""`drctl lab ...` (issue 2)."""

@@ -1,0 +1,1 @@
+"""`drctl status` (issue 3)."""

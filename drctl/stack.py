@@ -1,0 +1,340 @@
+"""The stack description: what drctl acts on, loaded from a TOML file (see examples/stack.example.toml).
+
+`drctl deploy` writes it from Terraform's `drctl_stack` output; during an incident drctl reads this file,
+never Terraform state (which may live in the failed region). A hand-written file serves other deployments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from drctl.errors import ConfigError
+
+DEFAULT_HOME = ".drctl"
+ROLES = ("primary", "secondary")
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def drctl_home() -> Path:
+    """Project-local folder for the stack file, run journals and the lab (`DRCTL_HOME`, default ./.drctl)."""
+    return Path(os.environ.get("DRCTL_HOME", DEFAULT_HOME))
+
+
+def default_stack_path() -> Path:
+    return drctl_home() / "stack.toml"
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """How to reach AWS: credential source, endpoints (for emulators or VPC endpoints), timeouts."""
+
+    profile: str | None = None
+    # Per-region endpoint URLs, plus "global" for route53/iam/sts. Empty on real AWS.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    # Only for emulators: keys that are refused if they look like real AWS keys.
+    static_access_key_id: str | None = None
+    static_secret_access_key: str | None = None
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 5.0
+    max_attempts: int = 4
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Objectives:
+    rpo_s: float = 5.0
+    rto_s: float = 600.0
+    max_switchover_lag_ms: float = 1000.0
+
+
+@dataclass(frozen=True)
+class Switch:
+    """The failover switch: a metric drctl puts in the region that stays up, watched by an alarm there."""
+
+    namespace: str = "drctl/Failover"
+    metric_name: str = "RegionDrained"
+    dimension_name: str = "Region"
+
+
+@dataclass(frozen=True)
+class RegionStack:
+    """Everything drctl knows about one region of the deployment."""
+
+    name: str
+    role: str  # deployment role: "primary" or "secondary" (who writes *now* is read from AWS)
+    cluster_id: str
+    cluster_arn: str
+    health_check_id: str  # CALCULATED check attached to this region's failover record
+    alb_health_check_id: str
+    switch_health_check_id: str  # CLOUDWATCH_METRIC check that follows switch_alarm_name
+    switch_alarm_name: str  # lives in the *other* region (switch_alarm_region)
+    switch_alarm_region: str
+    record_set_identifier: str
+    alb_arn: str
+    target_group_arn: str
+    asg_name: str
+    bucket: str
+    backup_vault: str
+    sns_topic_arn: str
+    kms_key_arn: str = ""
+    alb_dns_name: str = ""
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    global_cluster_id: str
+    zone_id: str
+    record_name: str
+    record_ttl_s: int
+    regions: Mapping[str, RegionStack]
+    objectives: Objectives = field(default_factory=Objectives)
+    switch: Switch = field(default_factory=Switch)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    engine_version: str = ""
+    replication_rule_id: str = ""
+    health_check_interval_s: int = 30
+    health_check_failure_threshold: int = 3
+    source: Path | None = None
+
+    @property
+    def region_names(self) -> list[str]:
+        return list(self.regions)
+
+    def by_role(self, role: str) -> RegionStack:
+        for region in self.regions.values():
+            if region.role == role:
+                return region
+        raise ConfigError(f"{self.source}: no region has role {role!r}")
+
+    @property
+    def primary(self) -> RegionStack:
+        return self.by_role("primary")
+
+    @property
+    def secondary(self) -> RegionStack:
+        return self.by_role("secondary")
+
+    def other(self, region_name: str) -> RegionStack:
+        """The region that is not `region_name`."""
+        return next(r for r in self.regions.values() if r.name != region_name)
+
+    def resolve_region(self, name_or_role: str) -> RegionStack:
+        """`primary`, `secondary` or a region name of this stack; anything else is a one-line error."""
+        if name_or_role in ROLES:
+            return self.by_role(name_or_role)
+        if name_or_role in self.regions:
+            return self.regions[name_or_role]
+        known = ", ".join([*ROLES, *self.regions])
+        raise ConfigError(f"unknown region {name_or_role!r}", hint=f"use one of: {known}")
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Typed access to a TOML table; every error names the file and the dotted key."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, prefix: str = "") -> None:
+        self.data, self.path, self.prefix = data, path, prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {self._key(key)}: {problem}", hint="fix the stack file")
+
+    def req(self, key: str, kind: type[T]) -> T:
+        if key not in self.data:
+            raise self.fail(key, "missing required key")
+        value: T = self._check(key, self.data[key], kind)
+        return value
+
+    def opt(self, key: str, kind: type[T], default: T) -> T:
+        if key not in self.data:
+            return default
+        value: T = self._check(key, self.data[key], kind)
+        return value
+
+    def _check(self, key: str, value: Any, kind: type[Any]) -> Any:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"expected {kind.__name__}, got {type(value).__name__}")
+        if kind is str and not value:
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def table(self, key: str, *, required: bool = True) -> _Reader:
+        if key not in self.data:
+            if required:
+                raise self.fail(key, "missing required table")
+            return _Reader({}, self.path, f"{self._key(key)}.")
+        value = self.data[key]
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected a table, got {type(value).__name__}")
+        return _Reader(value, self.path, f"{self._key(key)}.")
+
+
+def _region(r: _Reader, name: str) -> RegionStack:
+    if not REGION_RE.match(name):
+        raise r.fail("", f"{name!r} is not an AWS region name")
+    role = r.req("role", str)
+    if role not in ROLES:
+        raise r.fail("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+    return RegionStack(
+        name=name,
+        role=role,
+        cluster_id=r.req("cluster_id", str),
+        cluster_arn=r.req("cluster_arn", str),
+        health_check_id=r.req("health_check_id", str),
+        alb_health_check_id=r.req("alb_health_check_id", str),
+        switch_health_check_id=r.req("switch_health_check_id", str),
+        switch_alarm_name=r.req("switch_alarm_name", str),
+        switch_alarm_region=r.req("switch_alarm_region", str),
+        record_set_identifier=r.req("record_set_identifier", str),
+        alb_arn=r.req("alb_arn", str),
+        target_group_arn=r.req("target_group_arn", str),
+        asg_name=r.req("asg_name", str),
+        bucket=r.req("bucket", str),
+        backup_vault=r.req("backup_vault", str),
+        sns_topic_arn=r.req("sns_topic_arn", str),
+        kms_key_arn=r.opt("kms_key_arn", str, ""),
+        alb_dns_name=r.opt("alb_dns_name", str, ""),
+    )
+
+
+def _aws(r: _Reader) -> AwsSettings:
+    endpoints_r = r.table("endpoints", required=False)
+    endpoints = {k: endpoints_r._check(k, v, str) for k, v in endpoints_r.data.items()}
+    creds = r.table("static_credentials", required=False)
+    key_id = creds.opt("access_key_id", str, "") or None
+    if key_id and key_id.startswith(("AKIA", "ASIA")):
+        raise creds.fail(
+            "access_key_id", "looks like a real AWS key; static credentials are for emulators only"
+        )
+    return AwsSettings(
+        profile=r.opt("profile", str, "") or None,
+        endpoints=endpoints,
+        static_access_key_id=key_id,
+        static_secret_access_key=creds.opt("secret_access_key", str, "") or None,
+        connect_timeout_s=r.opt("connect_timeout_s", float, 2.0),
+        read_timeout_s=r.opt("read_timeout_s", float, 5.0),
+        max_attempts=r.opt("max_attempts", int, 4),
+        account_id=r.opt("account_id", str, "") or None,
+    )
+
+
+def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
+    """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
+    root = _Reader(data, path)
+    db = root.table("database")
+    r53 = root.table("route53")
+    obj = root.table("objectives", required=False)
+    sw = root.table("switch", required=False)
+    regions_r = root.table("regions")
+    regions = {name: _region(regions_r.table(name), name) for name in regions_r.data}
+    if len(regions) != 2:
+        raise root.fail("regions", f"expected exactly two regions, found {len(regions)}")
+    roles = sorted(r.role for r in regions.values())
+    if roles != ["primary", "secondary"]:
+        raise root.fail("regions", "one region must have role 'primary' and the other 'secondary'")
+    return Stack(
+        name=root.req("name", str),
+        global_cluster_id=db.req("global_cluster_id", str),
+        engine_version=db.opt("engine_version", str, ""),
+        zone_id=r53.req("zone_id", str),
+        record_name=r53.req("record_name", str),
+        record_ttl_s=r53.opt("ttl_s", int, 60),
+        health_check_interval_s=r53.opt("health_check_interval_s", int, 30),
+        health_check_failure_threshold=r53.opt("health_check_failure_threshold", int, 3),
+        regions=regions,
+        objectives=Objectives(
+            rpo_s=obj.opt("rpo_s", float, 5.0),
+            rto_s=obj.opt("rto_s", float, 600.0),
+            max_switchover_lag_ms=obj.opt("max_switchover_lag_ms", float, 1000.0),
+        ),
+        switch=Switch(
+            namespace=sw.opt("namespace", str, "drctl/Failover"),
+            metric_name=sw.opt("metric_name", str, "RegionDrained"),
+            dimension_name=sw.opt("dimension_name", str, "Region"),
+        ),
+        aws=_aws(root.table("aws", required=False)),
+        replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
+        source=path,
+    )
+
+
+def resolve_stack_path(explicit: str | Path | None = None) -> Path:
+    """`--stack`, else `DRCTL_STACK`, else the file `drctl deploy` writes."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("DRCTL_STACK"):
+        return Path(env)
+    return default_stack_path()
+
+
+def load_stack(explicit: str | Path | None = None) -> Stack:
+    path = resolve_stack_path(explicit)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"stack file {path} not found", hint="run `drctl deploy`, or pass --stack / set DRCTL_STACK"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read stack file {path}: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", hint="fix the stack file") from None
+    return parse_stack(data, path)
+
+
+def dump_stack_toml(data: Mapping[str, Any]) -> str:
+    """Serialise a stack mapping (as parse_stack reads it) to TOML. Minimal: tables, strings, numbers, bools."""
+    lines: list[str] = []
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        raise TypeError(f"cannot write {type(v).__name__} to the stack file")
+
+    def key(k: str) -> str:
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else scalar(k)
+
+    def emit(table: Mapping[str, Any], path: list[str]) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+        tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+        if path and scalars:
+            lines.append("")
+            lines.append("[" + ".".join(key(p) for p in path) + "]")
+        for k, v in scalars.items():
+            lines.append(f"{key(k)} = {scalar(v)}")
+        for k, v in tables.items():
+            emit(v, [*path, k])
+
+    emit(data, [])
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def write_stack_file(data: Mapping[str, Any], path: Path) -> Path:
+    """Validate, then write atomically (temp file in the same folder + rename)."""
+    parse_stack(data, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(dump_stack_toml(data), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,77 @@
+"""Stack file loading: the example is valid; bad files give one line naming the key and the file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from drctl.errors import ConfigError, ExitCode
+from drctl.stack import load_stack, parse_stack, write_stack_file
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stack.example.toml"
+
+
+def example() -> dict:
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+def test_example_loads() -> None:
+    stack = load_stack(EXAMPLE)
+    assert stack.primary.name == "us-east-1"
+    assert stack.secondary.switch_alarm_region == "us-east-1"
+    assert stack.resolve_region("secondary").name == "us-west-2"
+    assert stack.objectives.max_switchover_lag_ms == 1000.0
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = write_stack_file(example(), tmp_path / "stack.toml")
+    assert load_stack(path).regions == load_stack(EXAMPLE).regions
+
+
+def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
+    data = example()
+    del data["regions"]["us-west-2"]["asg_name"]
+    with pytest.raises(ConfigError) as e:
+        parse_stack(data, tmp_path / "s.toml")
+    assert "regions.us-west-2.asg_name" in e.value.message and "s.toml" in e.value.message
+    assert e.value.code == ExitCode.CONFIG
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda d: d["objectives"].__setitem__("rpo_s", "five"), "objectives.rpo_s"),
+        (lambda d: d["regions"]["us-east-1"].__setitem__("role", "tertiary"), "regions.us-east-1.role"),
+        (lambda d: d["regions"].pop("us-east-1"), "exactly two regions"),
+        (lambda d: d["regions"].__setitem__("mars-1", d["regions"].pop("us-east-1")), "not an AWS region"),
+        (
+            lambda d: d.setdefault("aws", {}).__setitem__(
+                "static_credentials", {"access_key_id": "AKIAXXXX"}
+            ),
+            "real AWS key",
+        ),
+    ],
+)
+def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
+    data = example()
+    mutate(data)
+    with pytest.raises(ConfigError) as e:
+        parse_stack(data, tmp_path / "s.toml")
+    assert needle in e.value.message
+
+
+def test_unknown_region_name() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_stack(EXAMPLE).resolve_region("eu-central-1")
+    assert "eu-central-1" in e.value.message
+
+
+def test_malformed_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_stack(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_stack(tmp_path / "nope.toml")
