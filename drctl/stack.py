@@ -82,6 +82,7 @@ class RegionStack:
     bucket: str
     backup_vault: str
     sns_topic_arn: str
+    lock_table: str = ""  # DynamoDB table for the run lock (a conditional write in this region)
     kms_key_arn: str = ""
     alb_dns_name: str = ""
 
@@ -207,6 +208,7 @@ def _region(r: _Reader, name: str) -> RegionStack:
         bucket=r.req("bucket", str),
         backup_vault=r.req("backup_vault", str),
         sns_topic_arn=r.req("sns_topic_arn", str),
+        lock_table=r.opt("lock_table", str, ""),
         kms_key_arn=r.opt("kms_key_arn", str, ""),
         alb_dns_name=r.opt("alb_dns_name", str, ""),
     )
