@@ -1,1 +1,239 @@
-"""`drctl lab ...` (issue 2)."""
+"""`drctl lab ...`: the offline twin of AWS (emulator + lab gateway on loopback)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from drctl.cli.app import app
+from drctl.errors import DrctlError, ExitCode
+
+lab_app = typer.Typer(
+    help="The offline lab: an AWS emulator behind drctl's lab gateway, on loopback. Nothing here touches AWS.",
+    no_args_is_help=True,
+)
+app.add_typer(lab_app, name="lab")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+
+
+def _home() -> Any:
+    from drctl.stack import drctl_home
+
+    return drctl_home()
+
+
+def _control() -> Any:
+    """LabControl for the running lab, or a one-line error (exit LAB) when it is not running."""
+    from drctl.lab.control import LabControl
+    from drctl.lab.runtime import lab_info
+
+    info = lab_info(_home())
+    if info is None:
+        raise DrctlError(
+            f"the lab is not running (home {_home()})", code=ExitCode.LAB, hint="start it: drctl lab up"
+        )
+    return LabControl(info.admin_url)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_endpoints(info: Any) -> None:
+    typer.echo("LAB (offline emulator, not AWS) — endpoints:")
+    for name, url in info.endpoints.items():
+        typer.echo(f"  {name:<12} {url}")
+    typer.echo(f"  {'admin':<12} {info.admin_url}/_lab/")
+    typer.echo("  credentials  access key 'test', secret 'test'; account 000000000000")
+
+
+@lab_app.command()
+def up(
+    regions: Annotated[
+        str, typer.Option(help="Two regions, primary first. Example: --regions us-east-1,us-west-2")
+    ] = "us-east-1,us-west-2",
+    port_base: Annotated[
+        int | None,
+        typer.Option(help="First of ten loopback ports (global, regions, admin; emulator at +9). Example: 4710"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
+    from drctl.lab.runtime import default_ports, info_as_dict, lab_up, validate_regions
+
+    regs = validate_regions([r.strip() for r in regions.split(",") if r.strip()])
+    ports = default_ports(regs, port_base) if port_base is not None else None
+    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress)
+    if as_json:
+        typer.echo(json.dumps({"lab": True, "running": True, **info_as_dict(info)}, indent=2))
+    else:
+        _print_endpoints(info)
+
+
+@lab_app.command()
+def down(
+    purge: Annotated[
+        bool, typer.Option(help="Also delete the lab's folder: resources, logs, emulator venv.")
+    ] = False,
+) -> None:
+    """Stop the lab; its resources are kept for the next `up` unless --purge. Example: drctl lab down"""
+    from drctl.lab.runtime import lab_down
+
+    was_running = lab_down(_home(), purge=purge)
+    what = "stopped" if was_running else "was not running"
+    typer.echo(f"lab: {what}" + ("; lab folder deleted" if purge else ""))
+
+
+@lab_app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Is the lab running; endpoints, pids and injected faults. Example: drctl lab status --json"""
+    from drctl.lab.control import LabControl
+    from drctl.lab.runtime import info_as_dict, lab_info
+
+    info = lab_info(_home())
+    if info is None:
+        if as_json:
+            typer.echo(json.dumps({"lab": True, "running": False}))
+        else:
+            typer.echo("lab: not running (start it: drctl lab up)")
+        return
+    injected = LabControl(info.admin_url).status()
+    data = {
+        "lab": True,
+        "running": True,
+        **info_as_dict(info),
+        "outages": injected.get("outages", []),
+        "latency": injected.get("latency", {}),
+        "faults": injected.get("faults", {}),
+        "models": injected.get("models", False),
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    _print_endpoints(info)
+    typer.echo(f"  pids         {', '.join(f'{k} {v}' for k, v in info.pids.items())}")
+    typer.echo(f"  outages      {', '.join(data['outages']) or 'none'}")
+    lat = data["latency"]
+    typer.echo(f"  latency      {lat.get('ms', 0):g} ms (+ jitter up to {lat.get('jitter_ms', 0):g} ms)")
+    faults = data["faults"]
+    typer.echo(
+        f"  faults       throttling {faults.get('throttle_rate', 0):.0%}, errors {faults.get('error_rate', 0):.0%}"
+    )
+
+
+@lab_app.command()
+def outage(
+    region: Annotated[str, typer.Argument(help="Region whose endpoint goes down. Example: us-east-1")],
+    with_route53: Annotated[
+        bool, typer.Option(help="Also take down the global endpoint (Route53, IAM, STS), as in a us-east-1 event.")
+    ] = False,
+) -> None:
+    """Make a region's lab endpoint refuse connections. Example: drctl lab outage us-east-1 --with-route53"""
+    state = _admin(lambda c: c.outage(region, route53=with_route53))
+    typer.echo(f"lab: outage injected; endpoints down: {', '.join(state.get('outages', []))}")
+
+
+@lab_app.command()
+def restore(
+    region: Annotated[str | None, typer.Argument(help="Region to bring back (default: all).")] = None,
+) -> None:
+    """Bring lab endpoints back after an outage. Example: drctl lab restore us-east-1"""
+    state = _admin(lambda c: c.restore(region))
+    typer.echo(f"lab: restored; endpoints down: {', '.join(state.get('outages', [])) or 'none'}")
+
+
+@lab_app.command()
+def latency(
+    ms: Annotated[float, typer.Argument(help="Fixed delay added to every AWS call, in ms. Example: 200")],
+    jitter: Annotated[float, typer.Option(help="Extra random delay, up to this many ms. Example: 50")] = 0.0,
+) -> None:
+    """Add latency to every lab AWS call. Example: drctl lab latency 200 --jitter 50"""
+    _admin(lambda c: c.set_latency(ms, jitter))
+    typer.echo(f"lab: latency {ms:g} ms + up to {jitter:g} ms jitter")
+
+
+@lab_app.command()
+def faults(
+    throttle: Annotated[
+        float, typer.Option(help="Share of calls answered with Throttling (0-1). Example: 0.2")
+    ] = 0.0,
+    errors: Annotated[float, typer.Option(help="Share of calls answered with a 500 (0-1). Example: 0.05")] = 0.0,
+) -> None:
+    """Inject throttling and server errors (0 turns them off). Example: drctl lab faults --throttle 0.2"""
+    for name, value in (("--throttle", throttle), ("--errors", errors)):
+        if not 0.0 <= value <= 1.0:
+            raise typer.BadParameter(f"{name} must be between 0 and 1, got {value:g}")
+    _admin(lambda c: c.set_faults(throttle, errors))
+    typer.echo(f"lab: throttling {throttle:.0%}, server errors {errors:.0%}")
+
+
+@lab_app.command("set-lag")
+def set_lag(
+    lag: Annotated[str, typer.Argument(help="Simulated Aurora replication lag. Example: 2500ms, 3s")],
+) -> None:
+    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms"""
+    ms = parse_duration_ms(lag)
+    _admin(lambda c: c.set_lag(ms))
+    typer.echo(f"lab: simulated replication lag {ms:g} ms")
+
+
+@lab_app.command("set-backlog")
+def set_backlog(
+    operations: Annotated[int, typer.Argument(help="S3 operations pending replication. Example: 120")],
+    bytes_: Annotated[int, typer.Argument(metavar="BYTES", help="Bytes pending replication. Example: 1048576")],
+) -> None:
+    """Set the simulated S3 replication backlog. Example: drctl lab set-backlog 120 1048576"""
+    _admin(lambda c: c.set_backlog(operations, bytes_))
+    typer.echo(f"lab: simulated S3 backlog {operations} operations, {bytes_} bytes")
+
+
+@lab_app.command("app-fault")
+def app_fault(
+    region: Annotated[str, typer.Argument(help="Region whose application fails its health checks.")],
+    state: Annotated[str, typer.Argument(help="on or off")],
+) -> None:
+    """Make a region's app fail (on) or pass (off) HTTP health checks. Example: drctl lab app-fault us-east-1 on"""
+    if state not in ("on", "off"):
+        raise typer.BadParameter(f"state must be on or off, got {state!r}")
+    _admin(lambda c: c.set_app_fault(region, state == "on"))
+    typer.echo(f"lab: application fault in {region} {state}")
+
+
+@lab_app.command()
+def durations(
+    switchover: Annotated[float | None, typer.Option(help="Global switchover, seconds. Example: 3")] = None,
+    failover: Annotated[float | None, typer.Option(help="Global failover, seconds.")] = None,
+    promote: Annotated[float | None, typer.Option(help="Cluster promotion, seconds.")] = None,
+    warmup: Annotated[float | None, typer.Option(help="New instances turning healthy, seconds.")] = None,
+) -> None:
+    """Set how long modelled transitions take in the lab. Example: drctl lab durations --switchover 3"""
+    given = {
+        f"{k}_s": v
+        for k, v in (("switchover", switchover), ("failover", failover), ("promote", promote), ("warmup", warmup))
+        if v is not None
+    }
+    if not given:
+        raise typer.BadParameter("give at least one of --switchover, --failover, --promote, --warmup")
+    _admin(lambda c: c.set_durations(**given))
+    typer.echo("lab: durations " + ", ".join(f"{k.removesuffix('_s')} {v:g} s" for k, v in given.items()))
+
+
+def _admin(call: Any) -> dict[str, Any]:
+    result = call(_control())
+    return result if isinstance(result, dict) else {}
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_duration_ms(text: str) -> float:
+    """'2500ms' -> 2500, '3s' -> 3000, '1m' -> 60000, '250' -> 250 (ms)."""
+    m = _DURATION.match(text)
+    if not m:
+        raise typer.BadParameter(f"expected a duration such as 2500ms or 3s, got {text!r}")
+    return float(m.group(1)) * {"ms": 1, "s": 1000, "m": 60000, None: 1}[m.group(2)]
