@@ -1,0 +1,1 @@
+"""Renderers: rich for people (status_screen), JSON for machines (status_json)."""

@@ -1,0 +1,89 @@
+"""Route53 reads: the stack's failover records, health-check configuration and checker observations.
+
+Real Route53 refuses GetHealthCheckStatus for CALCULATED checks; drctl.status.health computes those from
+their children.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drctl.models import HealthCheck, Observation, RecordSet
+
+
+def _fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
+
+
+def list_failover_records(r53: Any, zone_id: str, record_name: str) -> list[RecordSet]:
+    """The record sets named `record_name` in the zone (all types), in the order Route53 lists them."""
+    want = _fqdn(record_name).lower()
+    records: list[RecordSet] = []
+    kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "StartRecordName": want}
+    # Records of one name are contiguous in the listing; stop at the first other name. Bounded pages.
+    for _ in range(20):
+        resp = r53.list_resource_record_sets(**kwargs)
+        for raw in resp.get("ResourceRecordSets", []):
+            if _fqdn(str(raw.get("Name", ""))).lower().replace("\\052", "*") != want:
+                return records
+            records.append(_record(raw))
+        if not resp.get("IsTruncated"):
+            break
+        kwargs = {
+            "HostedZoneId": zone_id,
+            "StartRecordName": resp["NextRecordName"],
+            "StartRecordType": resp.get("NextRecordType"),
+            "StartRecordIdentifier": resp.get("NextRecordIdentifier"),
+        }
+        kwargs = {k: v for k, v in kwargs.items() if v}
+    return records
+
+
+def _record(raw: dict[str, Any]) -> RecordSet:
+    alias = raw.get("AliasTarget")
+    values = [str(r.get("Value", "")) for r in raw.get("ResourceRecords", [])]
+    return RecordSet(
+        name=str(raw.get("Name", "")),
+        type=str(raw.get("Type", "")),
+        set_identifier=raw.get("SetIdentifier"),
+        failover=raw.get("Failover"),
+        health_check_id=raw.get("HealthCheckId"),
+        ttl_s=raw.get("TTL"),
+        target=str(alias.get("DNSName", "")) if alias else (values[0] if values else ""),
+        is_alias=bool(alias),
+    )
+
+
+def get_health_check(r53: Any, check_id: str) -> HealthCheck:
+    """GetHealthCheck: type, children, threshold, inverted, disabled, alarm identifier."""
+    raw = r53.get_health_check(HealthCheckId=check_id)["HealthCheck"]
+    cfg = raw.get("HealthCheckConfig", {})
+    alarm = cfg.get("AlarmIdentifier") or {}
+    return HealthCheck(
+        id=str(raw.get("Id", check_id)),
+        type=str(cfg.get("Type", "")),
+        fqdn=cfg.get("FullyQualifiedDomainName"),  # None for IP, CALCULATED and CLOUDWATCH_METRIC checks
+        resource_path=cfg.get("ResourcePath"),
+        request_interval_s=cfg.get("RequestInterval"),
+        failure_threshold=cfg.get("FailureThreshold"),
+        children=tuple(str(c) for c in cfg.get("ChildHealthChecks", []) if c),
+        health_threshold=cfg.get("HealthThreshold"),
+        inverted=bool(cfg.get("Inverted", False)),
+        disabled=bool(cfg.get("Disabled", False)),
+        alarm_name=alarm.get("Name"),
+        alarm_region=alarm.get("Region"),
+        insufficient_data_status=cfg.get("InsufficientDataHealthStatus"),
+    )
+
+
+def get_health_check_observations(r53: Any, check_id: str) -> list[Observation]:
+    """GetHealthCheckStatus: each checker's latest report (leaf checks only; CALCULATED is refused)."""
+    resp = r53.get_health_check_status(HealthCheckId=check_id)
+    return [
+        Observation(
+            region=str(o.get("Region", "")),
+            status=str((o.get("StatusReport") or {}).get("Status", "")),
+            checked_at=(o.get("StatusReport") or {}).get("CheckedTime"),
+        )
+        for o in resp.get("HealthCheckObservations", [])
+    ]

@@ -1,0 +1,283 @@
+"""Turn raw readings into the status report: health, serving record, RPO exposure, RTO estimate, readiness.
+
+Pure functions over already-read data (no AWS calls), so every rule here is unit-tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from drctl.models import (
+    AsgState,
+    AuroraLag,
+    GlobalCluster,
+    HealthCheck,
+    HealthVerdict,
+    Observation,
+    RecordSet,
+    RegionReport,
+    S3Backlog,
+    StatusReport,
+    TargetHealth,
+    Term,
+)
+from drctl.stack import Stack
+from drctl.status.estimates import CAPACITY_WARMUP_ESTIMATE_S, PROMOTION_ESTIMATE_S
+from drctl.status.gather import GLOBAL, DbReading, Readings
+from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
+
+# ------------------------------------------------------------------------------------------------ health
+
+
+def health_verdicts(
+    configs: Mapping[str, HealthCheck], observations: Mapping[str, Sequence[Observation] | None]
+) -> dict[str, HealthVerdict]:
+    """Verdicts for every known check; CALCULATED ones from their children (one level, as Route53 allows)."""
+    verdicts: dict[str, HealthVerdict] = {}
+    for check_id, check in configs.items():
+        if not check.is_calculated:
+            verdicts[check_id] = leaf_verdict(check, observations.get(check_id))
+    for check_id, check in configs.items():
+        if check.is_calculated:
+            children = {c: verdicts.get(c) or _unknown(c) for c in check.children}
+            verdicts[check_id] = calculated_verdict(check, children)
+    return verdicts
+
+
+def _unknown(check_id: str) -> HealthVerdict:
+    return HealthVerdict(check_id, None, "configuration could not be read")
+
+
+# --------------------------------------------------------------------------------------------- RPO / RTO
+
+
+def rpo_terms(lag: AuroraLag | None, s3_backlog: S3Backlog | None) -> tuple[float | None, tuple[Term, ...]]:
+    """Data at risk if the writer region were lost now: the database term (AuroraGlobalDBRPOLag, else
+    AuroraGlobalDBReplicationLag) is the headline; S3 ReplicationLatency is a separate term for objects."""
+    db_s: float | None = None
+    source = "no lag sample for the non-writer member"
+    if lag is not None:
+        sample, metric = lag.rpo_lag_ms, "AuroraGlobalDBRPOLag"
+        if sample is None:
+            sample, metric = lag.replication_lag_ms, "AuroraGlobalDBReplicationLag"
+        if sample is not None:
+            db_s = sample.value / 1000.0
+            source = f"{metric} of {lag.cluster_id} in {lag.region}, sample {sample.age_s:.0f}s old"
+    terms = [Term("database", db_s, source)]
+    latency = s3_backlog.replication_latency_s if s3_backlog else None
+    terms.append(
+        Term(
+            "s3 objects",
+            latency.value if latency else None,
+            f"S3 ReplicationLatency, sample {latency.age_s:.0f}s old"
+            if latency
+            else "no ReplicationLatency sample",
+        )
+    )
+    return db_s, tuple(terms)
+
+
+def rto_terms(
+    stack: Stack,
+    detection: HealthCheck | None,
+    record: RecordSet | None,
+    target_asg: AsgState | None,
+    writer_asg: AsgState | None,
+) -> tuple[float, tuple[Term, ...]]:
+    """Estimated time to recover: health-check detection + DNS TTL + promotion + capacity warm-up."""
+    interval = (detection.request_interval_s if detection else None) or stack.health_check_interval_s
+    threshold = (detection.failure_threshold if detection else None) or stack.health_check_failure_threshold
+    src = "health check" if detection and detection.request_interval_s else "stack file"
+    ttl = record.ttl_s if record is not None and record.ttl_s is not None else stack.record_ttl_s
+    ttl_src = "failover record" if record is not None and record.ttl_s is not None else "stack file (alias)"
+    needs_warmup = not _can_take_load(target_asg, writer_asg)
+    terms = (
+        Term("detection", float(interval * threshold), f"{interval}s interval x {threshold} failures ({src})"),
+        Term("dns ttl", float(ttl), f"TTL {ttl}s ({ttl_src})"),
+        Term("promotion", PROMOTION_ESTIMATE_S, "Aurora global promotion, typical", estimate=True),
+        Term(
+            "capacity warm-up",
+            CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0,
+            "target region runs fewer instances than the writer region"
+            if needs_warmup
+            else "target region already runs the writer region's capacity",
+            estimate=needs_warmup,
+        ),
+    )
+    return sum(t.seconds or 0.0 for t in terms), terms
+
+
+def _can_take_load(target: AsgState | None, writer: AsgState | None) -> bool:
+    if target is None:
+        return False
+    needed = writer.in_service if writer is not None else target.desired
+    return target.in_service >= max(needed, 1)
+
+
+# ----------------------------------------------------------------------------------------------- readiness
+
+
+def readiness_reasons(
+    *,
+    stack: Stack,
+    gc: GlobalCluster | None,
+    target: str | None,
+    target_health: HealthVerdict | None,
+    lag: AuroraLag | None,
+    rpo_exposure_s: float | None,
+    estimated_rto_s: float,
+    targets: TargetHealth | None,
+    target_asg: AsgState | None,
+    unreachable: Sequence[str],
+) -> list[str]:
+    """Why a failover to `target` (the non-writer region) is not safe now; empty when ready."""
+    obj = stack.objectives
+    reasons = [f"{name} is unreachable" for name in unreachable]
+    if gc is None or gc.writer is None:
+        return [*reasons, "writer unknown: the global cluster could not be read or has no writer"]
+    if gc.failover_state is not None:
+        reasons.append(f"a switchover/failover is in progress ({gc.failover_state.status})")
+    member = gc.member_in(target) if target else None
+    if target is None or member is None:
+        reasons.append("the global cluster has no secondary member")
+    elif member.synchronization_status not in (None, "connected"):
+        reasons.append(f"secondary {target} is {member.synchronization_status}, not connected")
+    if target_health is None or target_health.healthy is not True:
+        why = target_health.reason if target_health else "not read"
+        reasons.append(f"secondary {target} health check is not healthy ({why})")
+    sample = lag.replication_lag_ms if lag else None
+    if sample is None:
+        sample = lag.rpo_lag_ms if lag else None
+    if sample is None:
+        reasons.append("no replication lag sample for the secondary")
+    elif sample.value > obj.max_switchover_lag_ms:
+        reasons.append(f"replication lag {sample.value:.0f} ms > max {obj.max_switchover_lag_ms:.0f} ms")
+    if rpo_exposure_s is not None and rpo_exposure_s > obj.rpo_s:
+        reasons.append(f"RPO exposure {rpo_exposure_s:g}s > objective {obj.rpo_s:g}s")
+    if estimated_rto_s > obj.rto_s:
+        reasons.append(f"estimated RTO {estimated_rto_s:g}s > objective {obj.rto_s:g}s")
+    if targets is None or targets.healthy < 1:
+        reasons.append(f"no healthy ALB targets in {target}")
+    if target_asg is None or target_asg.in_service < target_asg.desired or target_asg.max_size < 1:
+        reasons.append(f"Auto Scaling group in {target} is below its desired capacity or unreadable")
+    return reasons
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusReport:
+    names = stack.region_names
+    dbs: dict[str, DbReading | None] = {n: readings.value(f"db:{n}") for n in names}
+    gc = next((d.global_cluster for d in dbs.values() if d is not None), None)
+    writer = gc.writer.region if gc is not None and gc.writer is not None else None
+    target = next((n for n in names if n != writer), None) if writer else None
+
+    configs = {k[3:]: v for k, o in readings.outcomes.items() if k.startswith("hc:") and (v := o.value)}
+    observations = {k[4:]: o.value for k, o in readings.outcomes.items() if k.startswith("hcs:") and o.ok}
+    verdicts = health_verdicts(configs, observations)
+    records: list[RecordSet] = readings.value("records") or []
+    answer = serving_record(records, verdicts)
+    serving_region = _record_region(stack, answer.record)
+
+    route53_down = readings.unreachable(GLOBAL)
+    unreachable = [n for n in names if readings.unreachable(n)]
+
+    reports: dict[str, RegionReport] = {}
+    for name in names:
+        rs = stack.regions[name]
+        record = next((r for r in records if _record_region(stack, r) == name), None)
+        check_id = (record.health_check_id if record else None) or rs.health_check_id
+        config = configs.get(check_id)
+        lag = dbs[name].lag if dbs[name] is not None else None  # type: ignore[union-attr]
+        member = gc.member_in(name) if gc else None
+        why_down = readings.unreachable(name)
+        reports[name] = RegionReport(
+            name=name,
+            deployment_role=rs.role,
+            role="unknown" if member is None else ("writer" if member.is_writer else "secondary"),
+            reachable=not why_down,
+            unreachable_reason=why_down[0] if why_down else None,
+            member=member,
+            cluster=readings.value(f"cluster:{name}"),
+            lag=lag,
+            health=verdicts.get(check_id)
+            or HealthVerdict(check_id, None, "Route53 did not answer" if route53_down else "not read"),
+            health_children=tuple(verdicts[c] for c in (config.children if config else ()) if c in verdicts),
+            serving=serving_region == name,
+            targets=readings.value(f"targets:{name}"),
+            asg=readings.value(f"asg:{name}"),
+            replication=readings.value(f"replication:{name}"),
+            s3_backlog=readings.value(f"s3_backlog:{name}"),
+            backups=readings.value(f"backups:{name}"),
+            topic=readings.value(f"topic:{name}"),
+            errors=tuple(readings.errors(name)),
+        )
+
+    target_r = reports.get(target) if target else None
+    writer_r = reports.get(writer) if writer else None
+    rpo_s, rpo = rpo_terms(target_r.lag if target_r else None, writer_r.s3_backlog if writer_r else None)
+    target_record = next((r for r in records if _record_region(stack, r) == target), None)
+    detection = configs.get(stack.regions[writer].alb_health_check_id) if writer else None
+    rto_s, rto = rto_terms(
+        stack,
+        detection,
+        target_record,
+        target_r.asg if target_r else None,
+        writer_r.asg if writer_r else None,
+    )
+    reasons = readiness_reasons(
+        stack=stack,
+        gc=gc,
+        target=target,
+        target_health=target_r.health if target_r else None,
+        lag=target_r.lag if target_r else None,
+        rpo_exposure_s=rpo_s,
+        estimated_rto_s=rto_s,
+        targets=target_r.targets if target_r else None,
+        target_asg=target_r.asg if target_r else None,
+        unreachable=unreachable + (["Route53"] if route53_down else []),
+    )
+    return StatusReport(
+        stack_name=stack.name,
+        generated_at=now,
+        global_cluster=gc,
+        writer_region=writer,
+        regions=reports,
+        serving_region=serving_region,
+        serving_reason=answer.reason if not route53_down else "Route53 did not answer",
+        rpo_exposure_s=rpo_s,
+        rpo_terms=rpo,
+        estimated_rto_s=rto_s,
+        rto_terms=rto,
+        rpo_objective_s=stack.objectives.rpo_s,
+        rto_objective_s=stack.objectives.rto_s,
+        max_switchover_lag_ms=stack.objectives.max_switchover_lag_ms,
+        ready=not reasons,
+        reasons=tuple(reasons),
+        warnings=tuple(_warnings(reports, writer)),
+        route53_reachable=not route53_down,
+    )
+
+
+def _record_region(stack: Stack, record: RecordSet | None) -> str | None:
+    if record is None:
+        return None
+    for rs in stack.regions.values():
+        if record.set_identifier == rs.record_set_identifier or (
+            record.health_check_id and record.health_check_id == rs.health_check_id
+        ):
+            return rs.name
+    return None
+
+
+def _warnings(reports: Mapping[str, RegionReport], writer: str | None) -> list[str]:
+    out: list[str] = []
+    for r in reports.values():
+        if r.replication is not None and (r.replication.rule_status != "Enabled" or not r.replication.rtc_enabled):
+            out.append(f"S3 replication of {r.replication.bucket} is not enabled with RTC")
+        if r.topic is not None and not r.topic.exists:
+            out.append(f"SNS topic {r.topic.arn} does not exist")
+        out.extend(f"{r.name}: {e}" for e in r.errors)
+    return out

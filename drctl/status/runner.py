@@ -1,0 +1,85 @@
+"""Run independent reads at once, each in its own daemon thread, and stop waiting at a deadline.
+
+Daemon threads (not ThreadPoolExecutor, whose workers are joined at interpreter exit) so that a read stuck
+on a dead region can never hold the command past its timeout. Each call's own connect/read timeouts bound
+how long such a thread lives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drctl.aws.clients import UNREACHABLE_ERRORS
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one read: a value, or why there is none."""
+
+    value: Any = None
+    unreachable: str | None = None  # the endpoint did not answer (or not before the deadline)
+    error: BaseException | None = None  # an AWS error (ClientError / BotoCoreError) to classify later
+
+    @property
+    def ok(self) -> bool:
+        return self.unreachable is None and self.error is None
+
+
+@dataclass(frozen=True)
+class Read:
+    key: str
+    region: str  # a region name, or "global" for Route53
+    action: str  # IAM-style action name for error messages, e.g. "rds:DescribeGlobalClusters"
+    fn: Callable[[], Any]
+    resource: str = ""  # what the read is about, for "not found" messages, e.g. "DB cluster 'app-use1'"
+
+
+class _Raised:
+    """A non-AWS exception from a read (a DrctlError or a bug in drctl), re-raised in the caller's thread."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
+    """Start every read at once; return when all finished or the deadline passed (late ones: unreachable)."""
+    results: dict[str, Outcome | _Raised] = {}
+    done = threading.Condition()
+
+    def worker(read: Read) -> None:
+        outcome: Outcome | _Raised
+        try:
+            outcome = Outcome(value=read.fn())
+        except UNREACHABLE_ERRORS as e:
+            outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
+        except (ClientError, BotoCoreError) as e:
+            outcome = Outcome(error=e)
+        except Exception as e:  # not swallowed: handed to the caller's thread and raised there
+            outcome = _Raised(e)
+        with done:
+            results[read.key] = outcome
+            done.notify_all()
+
+    for read in reads:
+        threading.Thread(target=worker, args=(read,), name=f"drctl-read-{read.key}", daemon=True).start()
+    end = time.monotonic() + deadline_s
+    with done:
+        while len(results) < len(reads):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            done.wait(left)
+        snapshot = dict(results)
+    out: dict[str, Outcome] = {}
+    for read in reads:
+        got = snapshot.get(read.key)
+        if isinstance(got, _Raised):
+            raise got.exc
+        out[read.key] = got or Outcome(unreachable=f"{read.action}: no answer within {deadline_s:g}s")
+    return out
