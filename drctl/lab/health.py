@@ -373,6 +373,13 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in ("Id", "CallerReference", "HealthCheckConfig", "HealthCheckVersion")}
 
 
+def _shown_region(config: dict[str, Any], tags: dict[str, str], regions: tuple[str, ...]) -> str | None:
+    if config["Type"] == "CLOUDWATCH_METRIC":
+        region = (config.get("AlarmIdentifier") or {}).get("Region")
+        return str(region) if region else None
+    return check_region(config, tags, regions)
+
+
 def _observations(config: dict[str, Any], status: str, checked: str) -> list[dict[str, Any]]:
     regions = config.get("Regions") or CHECKER_REGIONS
     return [
@@ -510,7 +517,7 @@ class HealthChecks:
                 "type": config["Type"],
                 "healthy": verdict.healthy,
                 "status": verdict.observation,
-                "region": check_region(config, record["Tags"], self.world.regions),
+                "region": _shown_region(config, record["Tags"], self.world.regions),
                 "inverted": bool(config.get("Inverted")),
                 "disabled": bool(config.get("Disabled")),
                 "children": config.get("ChildHealthChecks", []),
