@@ -306,6 +306,8 @@ class Gateway:
         self._local = threading.local()
         self.servers: dict[str, _Server] = {}
         self.models = load_models(self.emulator_url, self.regions, self.home)
+        if hasattr(self.models, "is_region_down"):  # the models see outages (a down region's checks fail)
+            self.models.is_region_down = lambda region: region in self.injected.down
         self.chain = self._build_chain()
 
     # lifecycle
