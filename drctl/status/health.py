@@ -3,6 +3,7 @@
 Real Route53 refuses GetHealthCheckStatus for CALCULATED checks, so their status is derived here from the
 children: healthy when at least HealthThreshold children are healthy, then Inverted; a Disabled check is
 always considered healthy (AWS: "Route 53 considers the status of the health check to always be healthy").
+A leaf check's observations are taken as its status (Inverted already applied), as the lab reports them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def leaf_verdict(check: HealthCheck, observations: Sequence[Observation] | None)
         failing = next((o.status for o in observations if not o.ok), "")
         if failing:
             reason += f" ({failing})"
-    return _invert(check, healthy, reason)
+    return HealthVerdict(check.id, healthy, reason)
 
 
 def calculated_verdict(check: HealthCheck, children: Mapping[str, HealthVerdict]) -> HealthVerdict:

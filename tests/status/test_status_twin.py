@@ -1,0 +1,111 @@
+"""`drctl status` end to end: the CLI against the offline twin seeded with a two-region topology."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.cli.app import run
+from drctl.errors import ExitCode
+
+pytestmark = [pytest.mark.twin]
+
+POLL_S = 15.0  # the lab publishes samples every second and evaluates health on each read
+
+
+def status(capsys: pytest.CaptureFixture[str], stack: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    rc = run(["status", "--stack", str(stack), "--json", "--timeout", "4", *extra])
+    out = capsys.readouterr().out
+    return rc, json.loads(out)
+
+
+def status_until(capsys, stack: Path, done) -> tuple[int, dict[str, Any]]:
+    """Re-read until `done(report)` (signals take a second to appear); the last report either way."""
+    end = time.monotonic() + POLL_S
+    rc, report = status(capsys, stack)
+    while not done(report) and time.monotonic() < end:
+        time.sleep(0.5)
+        rc, report = status(capsys, stack)
+    return rc, report
+
+
+def test_healthy_topology_is_ready(seeded, capsys) -> None:
+    _, stack = seeded
+    rc, report = status_until(capsys, stack, lambda r: r["ready"])
+    assert report["reasons"] == [] and rc == ExitCode.OK
+    assert report["writer_region"] == "us-east-1" and report["serving_region"] == "us-east-1"
+    east, west = report["regions"]["us-east-1"], report["regions"]["us-west-2"]
+    assert (east["role"], west["role"]) == ("writer", "secondary")
+    assert east["serving"] and not west["serving"]
+    assert east["health"] == west["health"] == "healthy"
+    assert east["reachable"] and west["reachable"]
+    assert west["replication_lag_ms"] is not None and east["replication_lag_ms"] is None
+    assert report["estimated_rto_s"] <= report["rto_objective_s"]
+
+
+def test_screen_renders_the_same_facts(seeded, capsys) -> None:
+    _, stack = seeded
+    status_until(capsys, stack, lambda r: r["ready"])
+    rc = run(["status", "--stack", str(stack)])
+    out = capsys.readouterr().out
+    assert rc == ExitCode.OK
+    for needle in ("READY", "writer: us-east-1", "serving: us-east-1", "Estimated RTO", "promotion (estimate)"):
+        assert needle in out, needle
+
+
+def test_lag_above_objective_is_not_ready_and_exposes_the_lag(seeded, capsys) -> None:
+    twin, stack = seeded
+    twin.control.set_lag(2500)
+    rc, report = status_until(capsys, stack, lambda r: r["rpo_exposure_s"] == 2.5)
+    assert report["rpo_exposure_s"] == 2.5
+    assert report["regions"]["us-west-2"]["replication_lag_ms"] == 2500
+    assert rc == ExitCode.NOT_READY and report["ready"] is False
+    assert any("replication lag 2500 ms > max 1000 ms" in r for r in report["reasons"])
+
+
+def test_app_fault_in_primary_moves_serving_to_secondary(seeded, capsys) -> None:
+    twin, stack = seeded
+    twin.control.set_app_fault("us-east-1")
+    rc, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
+    assert report["serving_region"] == "us-west-2"
+    assert report["regions"]["us-east-1"]["health"] == "unhealthy"
+    assert report["regions"]["us-west-2"]["serving"] is True
+    assert "SECONDARY is healthy" in report["serving_reason"]
+
+
+def test_switch_alarm_on_primary_moves_serving_to_secondary(seeded, capsys) -> None:
+    twin, stack = seeded
+    # The switch for us-east-1 lives in us-west-2: drctl/Failover RegionDrained{Region=us-east-1} >= 1.
+    twin.client("cloudwatch", "us-west-2").put_metric_data(
+        Namespace="drctl/Failover",
+        MetricData=[
+            {"MetricName": "RegionDrained", "Dimensions": [{"Name": "Region", "Value": "us-east-1"}], "Value": 1}
+        ],
+    )
+    rc, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
+    assert report["serving_region"] == "us-west-2"
+    east = report["regions"]["us-east-1"]
+    assert east["health"] == "unhealthy"
+    assert [c["health"] for c in east["health_checks"]].count("unhealthy") == 1
+
+
+def test_us_east_1_outage_returns_within_twice_the_timeout(seeded, capsys) -> None:
+    twin, stack = seeded
+    status_until(capsys, stack, lambda r: r["ready"])  # warm: the lab has published its first samples
+    twin.control.outage("us-east-1")
+    timeout = 2.0
+    started = time.monotonic()
+    rc = run(["status", "--stack", str(stack), "--json", "--timeout", str(timeout)])
+    elapsed = time.monotonic() - started
+    report = json.loads(capsys.readouterr().out)
+    assert elapsed < 2 * timeout, elapsed
+    east, west = report["regions"]["us-east-1"], report["regions"]["us-west-2"]
+    assert east["reachable"] is False and east["unreachable_reason"]
+    assert west["reachable"] is True and west["cluster_status"] == "available"
+    # Who writes is still known: the secondary region answers DescribeGlobalClusters.
+    assert report["writer_region"] == "us-east-1"
+    assert rc == ExitCode.NOT_READY and "us-east-1 is unreachable" in report["reasons"]
