@@ -70,7 +70,7 @@ def test_lag_above_objective_is_not_ready_and_exposes_the_lag(seeded, capsys) ->
 def test_app_fault_in_primary_moves_serving_to_secondary(seeded, capsys) -> None:
     twin, stack = seeded
     twin.control.set_app_fault("us-east-1")
-    rc, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
+    _, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
     assert report["serving_region"] == "us-west-2"
     assert report["regions"]["us-east-1"]["health"] == "unhealthy"
     assert report["regions"]["us-west-2"]["serving"] is True
@@ -86,7 +86,7 @@ def test_switch_alarm_on_primary_moves_serving_to_secondary(seeded, capsys) -> N
             {"MetricName": "RegionDrained", "Dimensions": [{"Name": "Region", "Value": "us-east-1"}], "Value": 1}
         ],
     )
-    rc, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
+    _, report = status_until(capsys, stack, lambda r: r["serving_region"] == "us-west-2")
     assert report["serving_region"] == "us-west-2"
     east = report["regions"]["us-east-1"]
     assert east["health"] == "unhealthy"
