@@ -1,3 +1,3 @@
 """Registers every command module on the app. Add a module here to add a command."""
 
-from drctl.cli import lab, status  # noqa: F401
+from drctl.cli import failover, lab, status  # noqa: F401

@@ -1,0 +1,118 @@
+"""`drctl failover --to <region>`: promote, flip traffic, fence, verify, report RPO/RTO (issue 6)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from drctl.cli.app import app
+from drctl.errors import ConfigError, DrctlError, ExitCode
+
+MODES = ("planned", "unplanned")
+FLIP_METHODS = ("switch", "invert")
+
+
+@app.command()
+def failover(
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Target: primary, secondary or a region name. Example: --to secondary"),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(help="planned (switchover, no data loss) or unplanned (needs --allow-data-loss)."),
+    ] = "planned",
+    allow_data_loss: Annotated[
+        bool, typer.Option("--allow-data-loss", help="Required with --mode unplanned: unreplicated data is lost.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Planned mode: proceed although replication lag is above the bound.")
+    ] = False,
+    flip_method: Annotated[
+        str,
+        typer.Option(help="switch (CloudWatch switch in the target region) or invert (Route53 control plane)."),
+    ] = "switch",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run the read-only preflight and print the calls; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Continue an interrupted run. Example: --resume 20261129T121500Z-ab12"),
+    ] = None,
+    break_lock: Annotated[
+        bool, typer.Option("--break-lock", help="Take the run lock from another holder (after confirmation).")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print only the JSON report on stdout.")] = False,
+    stack_file: Annotated[
+        str | None, typer.Option("--stack", help="Stack file (default: $DRCTL_STACK or .drctl/stack.toml).")
+    ] = None,
+) -> None:
+    """Fail over to another region: [bold]drctl failover --to secondary[/bold]; failback: --to primary."""
+    started = time.monotonic()  # the run's clock (RTO) starts when the command does, before imports
+    from drctl.failover import render, runner
+    from drctl.failover.journal import Journal, read_progress
+    from drctl.failover.plan import Request
+    from drctl.stack import load_stack
+
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}", hint="use --mode planned or --mode unplanned")
+    if flip_method not in FLIP_METHODS:
+        raise ConfigError(f"unknown flip method {flip_method!r}", hint="use --flip-method switch or invert")
+    if allow_data_loss and mode != "unplanned":
+        raise ConfigError("--allow-data-loss only applies to --mode unplanned", hint="add --mode unplanned")
+    if mode == "unplanned" and not allow_data_loss:
+        raise ConfigError("an unplanned failover loses unreplicated data", hint="add --allow-data-loss")
+    if resume and (to or dry_run):
+        raise ConfigError("--resume continues a run as it was started", hint="drop --to / --dry-run")
+    if not resume and not to:
+        raise ConfigError("where to? --to is required", hint="e.g. drctl failover --to secondary")
+
+    journal = Journal.open(resume) if resume else None
+    if journal is not None and not stack_file:  # the run's own stack file, unless told otherwise
+        stack_file = read_progress(journal).header.get("request", {}).get("stack_path") or None
+    stack = load_stack(stack_file)
+
+    def progress(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    def confirm(text: str) -> bool:
+        return typer.confirm(text, default=False, err=True)
+
+    ask = None if yes else confirm
+    if break_lock and not yes and not confirm("Break the failover run lock, whoever holds it?"):
+        raise typer.Abort()
+
+    if journal is not None:
+        report = runner.resume(
+            stack, journal, progress=progress, confirm=ask, break_lock=break_lock, started=started
+        )
+    else:
+        assert to is not None
+        target = stack.resolve_region(to)
+        req = Request(
+            to_region=target.name,
+            from_region=stack.other(target.name).name,
+            mode=mode,
+            flip_method=flip_method,
+            force=force,
+            stack_path=str(stack.source or ""),
+        )
+        if force and mode == "planned":
+            progress("WARNING: --force: the replication-lag bound will not stop this failover")
+        if dry_run:
+            plan = runner.dry_run(stack, req)
+            (render.dry_run_json if json_output else render.dry_run_text)(plan, sys.stdout)
+            if plan.facts.refusals and not plan.facts.noop:
+                raise runner.refuse(plan.facts)
+            return
+        report = runner.start(stack, req, progress=progress, confirm=ask, break_lock=break_lock, started=started)
+
+    (render.report_json if json_output else render.report_text)(report, sys.stdout)
+    if report.outcome == "interrupted":
+        raise DrctlError(report.message, code=ExitCode.INTERRUPTED)
+    if report.outcome == "aborted":
+        raise typer.Abort()

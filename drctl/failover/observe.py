@@ -1,0 +1,98 @@
+"""Reads a failover needs beyond the status reads: the switch alarm, who Route53 would answer, snapshots.
+
+Built on drctl/aws read functions and drctl.status.health; kept here because only a failover uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from drctl.aws import cloudwatch, route53
+from drctl.aws.clients import GLOBAL_REGION
+from drctl.models import AuroraLag, HealthVerdict, Sample
+from drctl.stack import Stack
+from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
+
+
+class Clients(Protocol):
+    def client(self, service: str, region: str) -> Any: ...
+
+
+def alarm_state(clients: Clients, region: str, alarm_name: str) -> str | None:
+    """StateValue of one alarm (None if it does not exist)."""
+    alarms = clients.client("cloudwatch", region).describe_alarms(AlarmNames=[alarm_name]).get("MetricAlarms", [])
+    return str(alarms[0].get("StateValue")) if alarms else None
+
+
+@dataclass(frozen=True)
+class LagReading:
+    """The RPO evidence: which metric, its value and when it was taken."""
+
+    metric: str
+    value_ms: float
+    timestamp: str
+    age_s: float
+    cluster_id: str
+    region: str
+
+
+def lag_reading(clients: Clients, cluster_id: str, region: str) -> LagReading | None:
+    """AuroraGlobalDBRPOLag if there is a sample, else AuroraGlobalDBReplicationLag (newest datapoint)."""
+    lag: AuroraLag = cloudwatch.read_aurora_lag(clients.client("cloudwatch", region), cluster_id, region)
+    for metric, sample in (
+        ("AuroraGlobalDBRPOLag", lag.rpo_lag_ms),
+        ("AuroraGlobalDBReplicationLag", lag.replication_lag_ms),
+    ):
+        if sample is not None:
+            return _reading(metric, sample, cluster_id, region)
+    return None
+
+
+def _reading(metric: str, s: Sample, cluster_id: str, region: str) -> LagReading:
+    return LagReading(metric, s.value, s.timestamp.isoformat(), round(s.age_s, 3), cluster_id, region)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Route53's answer for the stack's record, computed from the health checks (control-plane reads)."""
+
+    serving_region: str | None
+    healthy: dict[str, bool | None]  # region -> its record's health check verdict
+    reason: str
+
+
+def read_serving(clients: Clients, stack: Stack) -> Serving:
+    r53 = clients.client("route53", GLOBAL_REGION)
+    records = route53.list_failover_records(r53, stack.zone_id, stack.record_name)
+    verdicts: dict[str, HealthVerdict] = {}
+    for r in records:
+        if r.health_check_id:
+            verdicts[r.health_check_id] = _verdict(r53, r.health_check_id, depth=0)
+    answer = serving_record(records, verdicts)
+    by_identifier = {reg.record_set_identifier: reg.name for reg in stack.regions.values()}
+    serving = by_identifier.get(answer.record.set_identifier or "") if answer.record else None
+    healthy = {
+        reg.name: (verdicts[reg.health_check_id].healthy if reg.health_check_id in verdicts else None)
+        for reg in stack.regions.values()
+    }
+    return Serving(serving, healthy, answer.reason)
+
+
+def _verdict(r53: Any, check_id: str, depth: int) -> HealthVerdict:
+    check = route53.get_health_check(r53, check_id)
+    if check.is_calculated and depth < 3:
+        children = {c: _verdict(r53, c, depth + 1) for c in check.children}
+        return calculated_verdict(check, children)
+    return leaf_verdict(check, route53.get_health_check_observations(r53, check_id))
+
+
+def unplanned_failover_snapshots(clients: Clients, region: str, cluster_id: str) -> list[str]:
+    """Snapshots AWS takes of an old primary after an unplanned global failover (ids say so)."""
+    rds = clients.client("rds", region)
+    snaps = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id).get("DBClusterSnapshots", [])
+    return [
+        str(s["DBClusterSnapshotIdentifier"])
+        for s in snaps
+        if "unplanned-global-failover" in str(s.get("DBClusterSnapshotIdentifier", ""))
+    ]

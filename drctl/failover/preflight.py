@@ -1,0 +1,138 @@
+"""Read-only preflight: who writes, is the target connected and the same version, lag, capacity.
+
+Planned mode reads both regions; unplanned mode reads only the target region (the source may be gone).
+Problems become `Facts.refusals`; the caller turns them into ExitCode.REFUSED before anything changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drctl.aws import autoscaling, rds
+from drctl.aws.clients import UNREACHABLE_ERRORS, error_code, to_drctl_error
+from drctl.failover import observe
+from drctl.failover.observe import Clients
+from drctl.failover.plan import PLANNED, Facts, Request
+from drctl.models import GlobalCluster
+from drctl.stack import Stack
+
+IN_PROGRESS = {"pending", "switching-over", "failing-over", "cancelling"}
+# Errors meaning "the global database's control path does not answer here": unplanned mode falls back.
+GLOBAL_PATH_DOWN = {"InternalFailure", "InternalError", "ServiceUnavailable", "GlobalClusterNotFoundFault"}
+
+
+def read_global(clients: Clients, stack: Stack, region: str) -> GlobalCluster:
+    return rds.describe_global_cluster(clients.client("rds", region), stack.global_cluster_id)
+
+
+def run_preflight(clients: Clients, stack: Stack, req: Request) -> Facts:
+    facts = Facts()
+    source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    planned = req.mode == PLANNED
+
+    gc: GlobalCluster | None = None
+    try:
+        gc = read_global(clients, stack, target.name)
+    except (ClientError, BotoCoreError) as e:
+        if planned or not (isinstance(e, UNREACHABLE_ERRORS) or error_code(e) in GLOBAL_PATH_DOWN):
+            raise to_drctl_error(e, action="rds:DescribeGlobalClusters", region=target.name) from e
+        facts.global_path_ok = False
+        facts.warnings.append(
+            f"global cluster not readable in {target.name} ({error_code(e) or type(e).__name__})"
+        )
+
+    if gc is not None:
+        writer = gc.writer
+        facts.writer_region = writer.region if writer else None
+        member = gc.member_in(target.name)
+        fs = gc.failover_state
+        if writer is not None and writer.region == target.name and (fs is None or fs.status not in IN_PROGRESS):
+            facts.noop = True
+            facts.noop_reason = f"{target.name} ({writer.cluster_id}) already writes; nothing to do"
+            return facts
+        if fs is not None and fs.status in IN_PROGRESS:
+            facts.refusals.append(
+                f"a global cluster transition is in progress ({fs.status} {fs.from_arn} -> {fs.to_arn})"
+            )
+        if member is None:
+            facts.refusals.append(
+                f"{target.cluster_id} is not a member of {stack.global_cluster_id}: after a detach-and-promote "
+                "the old primary must be re-added as a secondary (e.g. `drctl deploy`) before failing back"
+            )
+        else:
+            facts.target_sync = member.synchronization_status
+            sync = member.synchronization_status
+            if planned and sync not in (None, "connected"):
+                facts.refusals.append(f"{target.cluster_id} is {sync}, not connected: it cannot take over yet")
+            facts.check("target member connected", sync in (None, "connected"), str(sync or "not reported"))
+
+    target_cluster = rds.describe_cluster(clients.client("rds", target.name), target.cluster_id, target.name)
+    facts.engine_versions[target.name] = target_cluster.engine_version
+    if planned:
+        source_cluster = rds.describe_cluster(clients.client("rds", source.name), source.cluster_id, source.name)
+        facts.engine_versions[source.name] = source_cluster.engine_version
+        same = source_cluster.engine_version == target_cluster.engine_version
+        facts.check("engine versions match", same, ", ".join(f"{r} {v}" for r, v in facts.engine_versions.items()))
+        if not same:
+            facts.refusals.append(
+                f"engine versions differ ({source_cluster.engine_version} vs {target_cluster.engine_version})"
+            )
+
+    _lag(clients, stack, req, facts)
+    _capacity(clients, stack, req, facts)
+    if planned:
+        state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
+        facts.target_drained = state == "ALARM"
+        facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
+    return facts
+
+
+def _lag(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+    target = stack.regions[req.to_region]
+    reading = observe.lag_reading(clients, target.cluster_id, target.name)
+    facts.lag = asdict(reading) if reading else None
+    bound = stack.objectives.max_switchover_lag_ms
+    if req.mode != PLANNED:
+        facts.check("replication lag (RPO at risk)", None, f"{reading.value_ms:g} ms" if reading else "no sample")
+        return
+    if reading is None:
+        detail = "no lag sample in the last 5 minutes"
+        ok = False
+    else:
+        ok = reading.value_ms <= bound
+        detail = f"{reading.metric} {reading.value_ms:g} ms at {reading.timestamp} (bound {bound:g} ms)"
+    facts.check("replication lag within bound", ok, detail)
+    if not ok:
+        if req.force:
+            facts.warnings.append(f"--force: proceeding although {detail}")
+        else:
+            facts.refusals.append(f"replication lag above the bound: {detail} (--force overrides this check only)")
+
+
+def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+    source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
+    facts.target_desired, facts.target_max = t.desired, t.max_size
+    if req.mode == PLANNED:
+        s = autoscaling.read_asg(clients.client("autoscaling", source.name), source.asg_name, source.name)
+        facts.wanted_capacity = max(s.desired, t.desired)
+        facts.capacity_source = f"source {source.asg_name} desired {s.desired}"
+        ok = t.max_size >= s.desired
+        facts.check("target can take the load", ok, f"target max {t.max_size}, source desired {s.desired}")
+        if not ok:
+            facts.refusals.append(
+                f"{target.asg_name} max size {t.max_size} < source desired capacity {s.desired}: "
+                "the target cannot take the load"
+            )
+    else:
+        # The source cannot be read in unplanned mode: give the target all it is allowed to have.
+        facts.wanted_capacity = max(t.max_size, t.desired)
+        facts.capacity_source = f"target {target.asg_name} max size (source not read in unplanned mode)"
+        facts.check("target can take the load", t.max_size > 0, f"target max {t.max_size}")
+
+
+def summary(facts: Facts) -> dict[str, Any]:
+    return facts.to_dict()

@@ -1,0 +1,89 @@
+"""Waiting for convergence: tenacity with a deadline, progress on stderr, stoppable by Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay, wait_exponential
+
+from drctl.aws.clients import UNREACHABLE_ERRORS, error_code
+from drctl.errors import DrctlError, ExitCode
+
+log = logging.getLogger("drctl.failover")
+T = TypeVar("T")
+
+# Read errors worth another look while waiting (throttling and 5xx left over after botocore's own retries).
+TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "InvalidGlobalClusterStateFault",  # a transition is in progress: wait and re-read, never resend
+}
+
+
+class NotYet(Exception):
+    """The awaited state has not been reached; the message says what was seen."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C while waiting: the step stops, the journal says it did not finish, --resume re-reads state."""
+
+
+def is_transient(e: BaseException) -> bool:
+    return isinstance(e, UNREACHABLE_ERRORS) or error_code(e) in TRANSIENT_CODES
+
+
+def wait_until(
+    what: str,
+    probe: Callable[[], T],
+    *,
+    deadline_s: float,
+    stop_event: threading.Event | None = None,
+    progress: Callable[[str], None] | None = None,
+    max_interval_s: float = 2.0,
+) -> T:
+    """Call `probe` until it returns (it raises NotYet while waiting), within `deadline_s` seconds.
+
+    Transient AWS errors from the probe are treated as "not yet"; anything else propagates at once.
+    """
+
+    def before_sleep(state: RetryCallState) -> None:
+        if stop_event is not None and stop_event.is_set():
+            raise Interrupted(what)
+        exc = state.outcome.exception() if state.outcome else None
+        msg = f"waiting for {what}: {exc} ({state.seconds_since_start or 0:.1f}s)"
+        log.info(msg)
+        if progress is not None:
+            progress(msg)
+
+    def guarded() -> T:
+        try:
+            return probe()
+        except (ClientError, BotoCoreError) as e:
+            if is_transient(e):
+                raise NotYet(f"{error_code(e) or type(e).__name__} (transient)") from e
+            raise
+
+    retrying = Retrying(
+        stop=stop_before_delay(max(deadline_s, 0.1)),
+        wait=wait_exponential(multiplier=0.25, min=0.25, max=max_interval_s),
+        retry=retry_if_exception_type(NotYet),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(guarded)
+    except NotYet as e:
+        raise DrctlError(
+            f"{what} did not happen within {deadline_s:.0f}s (last seen: {e})",
+            code=ExitCode.FAILED,
+            hint="check `drctl status`; the run can be continued with `drctl failover --resume RUN`",
+        ) from None
