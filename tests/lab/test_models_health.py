@@ -50,17 +50,21 @@ def _not_forwarded(req: LabRequest) -> LabResponse:
 def route53_through(middleware: HealthChecks) -> Any:
     """A real botocore route53 client whose HTTP layer is the middleware, in process."""
     client = boto3.client(
-        "route53", region_name="us-east-1", endpoint_url="http://lab.invalid",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
+        "route53",
+        region_name="us-east-1",
+        endpoint_url="http://lab.invalid",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
     def send(request: Any, **_: Any) -> AWSResponse:
         parts = urlsplit(request.url)
         body = request.body or b""
         body = body.encode() if isinstance(body, str) else body
         headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-        req = LabRequest(request.method, parts.path, parse_qs(parts.query), headers, body, "global",
-                         "us-east-1", "route53", "")  # fmt: skip
+        req = LabRequest(
+            request.method, parts.path, parse_qs(parts.query), headers, body, "global", "us-east-1", "route53", ""
+        )
         resp = middleware(req, _not_forwarded)
         return AWSResponse(request.url, resp.status, resp.headers, _Raw(resp.body))
 
@@ -83,21 +87,40 @@ def _create(r53: Any, ref: str, **config: Any) -> str:
 
 
 def test_every_field_round_trips(r53: Any) -> None:
-    https = _create(r53, "a", Type="HTTPS", FullyQualifiedDomainName="app-1.us-east-1.elb.amazonaws.com",
-                    ResourcePath="/health", Regions=["us-east-1", "us-west-1", "us-west-2"])  # fmt: skip
+    https = _create(
+        r53,
+        "a",
+        Type="HTTPS",
+        FullyQualifiedDomainName="app-1.us-east-1.elb.amazonaws.com",
+        ResourcePath="/health",
+        Regions=["us-east-1", "us-west-1", "us-west-2"],
+    )
     ip_only = _create(r53, "b", Type="HTTP", IPAddress="192.0.2.44", Port=8080, Inverted=True, Disabled=True)
-    alarm = _create(r53, "c", Type="CLOUDWATCH_METRIC", AlarmIdentifier={"Region": "us-west-2", "Name": "switch"},
-                    InsufficientDataHealthStatus="Unhealthy", Inverted=True)  # fmt: skip
+    alarm = _create(
+        r53,
+        "c",
+        Type="CLOUDWATCH_METRIC",
+        AlarmIdentifier={"Region": "us-west-2", "Name": "switch"},
+        InsufficientDataHealthStatus="Unhealthy",
+        Inverted=True,
+    )
     calc = _create(r53, "d", Type="CALCULATED", ChildHealthChecks=[https, alarm], HealthThreshold=1, Disabled=True)
 
     got = r53.get_health_check(HealthCheckId=https)["HealthCheck"]
     assert got["CallerReference"] == "a" and got["HealthCheckVersion"] == 1
     assert got["HealthCheckConfig"] == {
-        "Type": "HTTPS", "FullyQualifiedDomainName": "app-1.us-east-1.elb.amazonaws.com",
-        "ResourcePath": "/health", "Regions": ["us-east-1", "us-west-1", "us-west-2"], "Port": 443,
-        "RequestInterval": 30, "FailureThreshold": 3, "MeasureLatency": False, "EnableSNI": True,
-        "Inverted": False, "Disabled": False,
-    }  # fmt: skip
+        "Type": "HTTPS",
+        "FullyQualifiedDomainName": "app-1.us-east-1.elb.amazonaws.com",
+        "ResourcePath": "/health",
+        "Regions": ["us-east-1", "us-west-1", "us-west-2"],
+        "Port": 443,
+        "RequestInterval": 30,
+        "FailureThreshold": 3,
+        "MeasureLatency": False,
+        "EnableSNI": True,
+        "Inverted": False,
+        "Disabled": False,
+    }
     cfg = r53.get_health_check(HealthCheckId=ip_only)["HealthCheck"]["HealthCheckConfig"]
     assert "FullyQualifiedDomainName" not in cfg
     assert (cfg["IPAddress"], cfg["Port"], cfg["Inverted"], cfg["Disabled"]) == ("192.0.2.44", 8080, True, True)
@@ -127,8 +150,9 @@ def test_caller_reference_is_idempotent(r53: Any) -> None:
 
 def test_update_versions_reset_elements_and_delete(r53: Any) -> None:
     check = _create(r53, "u", Type="HTTP", FullyQualifiedDomainName="app.example.com", ResourcePath="/x")
-    updated = r53.update_health_check(HealthCheckId=check, HealthCheckVersion=1, Inverted=True,
-                                      ResetElements=["ResourcePath"])["HealthCheck"]  # fmt: skip
+    updated = r53.update_health_check(
+        HealthCheckId=check, HealthCheckVersion=1, Inverted=True, ResetElements=["ResourcePath"]
+    )["HealthCheck"]
     assert updated["HealthCheckVersion"] == 2
     assert updated["HealthCheckConfig"]["Inverted"] is True
     assert "ResourcePath" not in updated["HealthCheckConfig"]
@@ -181,10 +205,20 @@ def test_endpoint_check_follows_region_and_app_fault(r53: Any, world: FakeWorld)
 
 def test_alarm_check_follows_alarm_and_insufficient_data(r53: Any, world: FakeWorld) -> None:
     key = ("us-west-2", "switch")
-    last_known = _create(r53, "lk", Type="CLOUDWATCH_METRIC", AlarmIdentifier={"Region": key[0], "Name": key[1]},
-                         InsufficientDataHealthStatus="LastKnownStatus")  # fmt: skip
-    unhealthy = _create(r53, "uh", Type="CLOUDWATCH_METRIC", AlarmIdentifier={"Region": key[0], "Name": key[1]},
-                        InsufficientDataHealthStatus="Unhealthy")  # fmt: skip
+    last_known = _create(
+        r53,
+        "lk",
+        Type="CLOUDWATCH_METRIC",
+        AlarmIdentifier={"Region": key[0], "Name": key[1]},
+        InsufficientDataHealthStatus="LastKnownStatus",
+    )
+    unhealthy = _create(
+        r53,
+        "uh",
+        Type="CLOUDWATCH_METRIC",
+        AlarmIdentifier={"Region": key[0], "Name": key[1]},
+        InsufficientDataHealthStatus="Unhealthy",
+    )
     world.alarms[key] = "OK"
     assert _status(r53, last_known) == ["Success"] and _status(r53, unhealthy) == ["Success"]
     world.alarms[key] = "ALARM"
@@ -261,8 +295,9 @@ def test_store_survives_a_restart(tmp_path: Path, world: FakeWorld) -> None:
     )
     again = route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json"), world))
     assert again.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["AlarmIdentifier"] == {
-        "Region": "us-west-2", "Name": "s",
-    }  # fmt: skip
+        "Region": "us-west-2",
+        "Name": "s",
+    }
     assert again.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check)["ResourceTagSet"][
         "Tags"
     ] == [{"Key": "k", "Value": "v"}]
