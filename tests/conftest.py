@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -109,6 +110,14 @@ def _port_free(port: int) -> bool:
 
 def twin_ports(regions: tuple[str, str] = ("us-east-1", "us-west-2")) -> dict[str, int]:
     return dict(zip(("global", *regions, "admin", "emulator"), free_ports(5), strict=True))
+
+
+@pytest.fixture(scope="session")
+def lab_tools() -> SimpleNamespace:
+    """The helpers above, for tests of other labs than the twin (their own home and ports)."""
+    return SimpleNamespace(
+        run_cli=run_cli, cli_env=cli_env, boto3_client=boto3_client, free_port_base=free_port_base
+    )
 
 
 @pytest.fixture(scope="session")
