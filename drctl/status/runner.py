@@ -7,6 +7,8 @@ how long such a thread lives.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +18,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws.clients import UNREACHABLE_ERRORS
+
+# How many reads may run at once (unset: all of them). `DRCTL_MAX_WORKERS=1` runs them one after another,
+# which bench/ uses to measure what the fan-out buys.
+MAX_WORKERS_ENV = "DRCTL_MAX_WORKERS"
 
 
 @dataclass(frozen=True)
@@ -47,15 +53,26 @@ class _Raised:
         self.exc = exc
 
 
+def max_workers() -> int | None:
+    """The cap from $DRCTL_MAX_WORKERS (a positive integer), or None for no cap."""
+    raw = os.environ.get(MAX_WORKERS_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
     """Start every read at once; return when all finished or the deadline passed (late ones: unreachable)."""
     results: dict[str, Outcome | _Raised] = {}
     done = threading.Condition()
+    limit = max_workers()
+    gate: contextlib.AbstractContextManager[Any] = (
+        threading.BoundedSemaphore(limit) if limit else contextlib.nullcontext()
+    )
 
     def worker(read: Read) -> None:
         outcome: Outcome | _Raised
         try:
-            outcome = Outcome(value=read.fn())
+            with gate:
+                outcome = Outcome(value=read.fn())
         except UNREACHABLE_ERRORS as e:
             outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
         except (ClientError, BotoCoreError) as e:
