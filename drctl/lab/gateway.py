@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -582,12 +583,20 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(data, dict):
                 resp = LabResponse.json(400, {"error": "body must be a JSON object"})
             else:
-                resp = gw.admin(self.command, urlsplit(self.path).path, data)
+                try:
+                    resp = gw.admin(self.command, urlsplit(self.path).path, data)
+                except Exception as e:
+                    traceback.print_exc()
+                    resp = LabResponse.json(500, {"error": f"lab gateway error: {type(e).__name__}: {e}"})
         elif role == ADMIN:
             resp = LabResponse.json(404, {"error": "the admin port serves /_lab/ only"})
         else:
             req = parse_request(self.command, self.path, dict(self.headers.items()), body, role)
-            resp = gw.chain(req)
+            try:
+                resp = gw.chain(req)
+            except Exception as e:  # a bug in a lab model: answer like AWS would, keep the trace in gateway.log
+                traceback.print_exc()
+                resp = aws_error(req, 500, "InternalFailure", f"lab gateway error: {type(e).__name__}: {e}")
         self._send(resp)
 
     def _send(self, resp: LabResponse) -> None:

@@ -88,7 +88,8 @@ class LabInfo:
 
 
 def lab_dir(home: Path) -> Path:
-    return Path(home) / "lab"
+    # Absolute: the lab's processes run with the lab folder as their working directory.
+    return Path(home).absolute() / "lab"
 
 
 def default_ports(regions: Sequence[str], base: int = DEFAULT_PORT_BASE) -> dict[str, int]:
@@ -225,7 +226,7 @@ def _info_from_state(home: Path, state: dict[str, Any]) -> LabInfo:
     regions = tuple(state.get("regions", ()))
     endpoints = {r: f"http://127.0.0.1:{ports[r]}" for r in (*regions, "global") if r in ports}
     return LabInfo(
-        home=Path(home),
+        home=Path(home).absolute(),
         endpoints=endpoints,
         admin_url=f"http://127.0.0.1:{ports.get('admin', 0)}",
         pids={str(k): int(v) for k, v in state.get("pids", {}).items()},
