@@ -118,7 +118,7 @@ def lab_info(home: Path) -> LabInfo | None:
     if state is None:
         return None
     info = _info_from_state(home, state)
-    if not info.pids or not all(_alive(pid) for pid in info.pids.values()):
+    if not info.pids or not all(_is_lab_process(pid, info.lab_dir) for pid in info.pids.values()):
         return None
     return info
 
@@ -239,7 +239,7 @@ def _stop_recorded(home: Path) -> bool:
     if state is None:
         return False
     pids = [int(p) for p in state.get("pids", {}).values()]
-    alive = [p for p in pids if _alive(p)]
+    alive = [p for p in pids if _is_lab_process(p, lab_dir(home))]
     _terminate(alive)
     _state_path(home).unlink(missing_ok=True)
     return bool(alive)
@@ -270,6 +270,19 @@ def _signal(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
+
+
+def _is_lab_process(pid: int, ldir: Path) -> bool:
+    """Alive and still ours: a pid recorded before a reboot may belong to another program by now.
+    Both lab processes run in the lab folder, so their working directory tells."""
+    if not _alive(pid):
+        return False
+    try:
+        return Path(f"/proc/{pid}/cwd").readlink() == ldir
+    except (FileNotFoundError, PermissionError):
+        return False  # gone meanwhile, or another user's process
+    except OSError:
+        return True  # no /proc (or not ours to read): trust the recorded pid
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -153,6 +154,20 @@ def test_emulator_failing_to_start_is_one_line_and_leaves_nothing(tmp_path: Path
     assert _processes_in(tmp_path / "lab") == []
     assert not (tmp_path / "lab" / "state.json").exists()
     assert all(_refused(f"http://127.0.0.1:{p}") for p in range(base, base + 4))
+
+
+def test_stale_state_never_signals_someone_elses_process(tmp_path: Path, lab_tools) -> None:
+    bystander = subprocess.Popen(["sleep", "30"], cwd="/")
+    try:
+        (tmp_path / "lab").mkdir()
+        state = {"regions": ["us-east-1", "us-west-2"], "ports": {}, "pids": {"emulator": bystander.pid}}
+        (tmp_path / "lab" / "state.json").write_text(json.dumps(state))
+        assert "not running" in lab_tools.run_cli("lab", "status", home=tmp_path).stdout
+        assert lab_tools.run_cli("lab", "down", home=tmp_path).stdout.strip() == "lab: was not running"
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 @pytest.mark.parametrize(
