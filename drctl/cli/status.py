@@ -58,15 +58,16 @@ def status(
     Reads both regions at once; a region that does not answer within --timeout is shown as unreachable
     and the rest still renders.
     """
+    if watch and as_json:
+        raise DrctlError("--watch and --json cannot be combined", code=ExitCode.USAGE)
     from drctl.stack import load_stack
-    from drctl.status import collect_status
+    from drctl.status import collect_status, status_client_factory
 
     loaded = load_stack(stack)
+    factory = status_client_factory(loaded, timeout)
     if watch:
-        if as_json:
-            raise DrctlError("--watch and --json cannot be combined", code=ExitCode.USAGE)
-        return _watch(lambda: collect_status(loaded, timeout_s=timeout), interval)
-    report = collect_status(loaded, timeout_s=timeout)
+        return _watch(lambda: collect_status(loaded, timeout_s=timeout, factory=factory), interval)
+    report = collect_status(loaded, timeout_s=timeout, factory=factory)
     if as_json:
         from drctl.render.status_json import render_json
 

@@ -51,54 +51,75 @@ def _headline(report: StatusReport) -> Text:
     return line
 
 
-def _region_row(r: RegionReport, report: StatusReport) -> list[RenderableType]:
-    if not r.reachable:
-        down = Text(f"UNREACHABLE ({r.unreachable_reason})", style="bold red")
-        return [Text(r.name, style="bold"), f"{r.role} / {r.deployment_role}", down, "", "", "", "", ""]
-    cluster = r.cluster.status if r.cluster else "?"
-    sync = r.member.synchronization_status if r.member and not r.member.is_writer else None
-    db = f"{cluster}" + (f", {sync}" if sync else "")
-    lag = "writer" if r.role == "writer" else _sample_ms(r.lag.replication_lag_ms if r.lag else None)
-    if r.lag and r.lag.rpo_lag_ms and r.role != "writer":
-        lag += f"\nrpo {_sample_ms(r.lag.rpo_lag_ms)}"
+def _cells(r: RegionReport, report: StatusReport) -> dict[str, RenderableType]:
+    """One region's column of the screen, keyed by row label."""
+    now = report.generated_at
+    role = Text(f"{r.role} / {r.deployment_role}", style="bold")
+    cells: dict[str, RenderableType] = {"role now / deployed": role}
+    cells["reachable"] = (
+        Text("yes", style="green") if r.reachable else Text(f"NO: {r.unreachable_reason}", style="bold red")
+    )
+    member = r.member
+    db = r.cluster.status if r.cluster else "?"
+    if member is not None and not member.is_writer and member.synchronization_status:
+        db += f", {member.synchronization_status}"
+    cells["database"] = db
+    writer = r.role == "writer"
+    cells["replication lag"] = "(writer)" if writer else _sample_ms(r.lag.replication_lag_ms if r.lag else None)
+    cells["rpo lag"] = "(writer)" if writer else _sample_ms(r.lag.rpo_lag_ms if r.lag else None)
     health = _health(r.health)
+    if r.health is not None:
+        health.append(f" ({r.health.reason})", style="dim")
+    cells["health (record)"] = health
+    checks = Text()
     for child in r.health_children:
-        health.append(f"\n {child.check_id[:8]}: ")
-        health.append(_health(child))
-    targets = f"{r.targets.healthy}/{r.targets.total} healthy" if r.targets else "?"
-    asg = f"{r.asg.in_service}/{r.asg.desired} in service ({r.asg.min_size}-{r.asg.max_size})" if r.asg else "?"
-    return [
-        Text(r.name, style="bold"),
-        f"{r.role} / {r.deployment_role}",
-        db,
-        lag,
-        health,
-        Text("◀ serving", style="bold cyan") if r.serving else "",
-        f"{targets}\n{asg}",
-        _data_cell(r, report),
-    ]
-
-
-def _data_cell(r: RegionReport, report: StatusReport) -> str:
-    lines = []
+        if checks:
+            checks.append("\n")
+        checks.append(f"{child.check_id[:8]} ")
+        checks.append(_health(child))
+        checks.append(f" {child.reason}", style="dim")
+    cells["health checks"] = checks
+    cells["route53 answers"] = Text("◀ this region", style="bold cyan") if r.serving else "-"
+    cells["alb targets"] = f"{r.targets.healthy}/{r.targets.total} healthy" if r.targets else "?"
+    cells["asg"] = (
+        f"{r.asg.in_service}/{r.asg.desired} in service (min {r.asg.min_size}, max {r.asg.max_size})"
+        if r.asg
+        else "?"
+    )
     rep = r.replication
-    if rep:
+    cells["s3 replication"] = "?"
+    if rep is not None:
         rtc = "RTC on" if rep.rtc_enabled else "RTC off"
-        lines.append(f"s3 → {rep.destination_bucket or '-'} {rep.rule_status or 'no rule'}, {rtc}")
+        cells["s3 replication"] = f"{rep.rule_status or 'no rule'} → {rep.destination_bucket or '-'}, {rtc}"
     b = r.s3_backlog
-    if b and r.role == "writer":
+    cells["s3 backlog"] = ""
+    if b is not None and r.role == "writer":
         ops = f"{b.operations_pending.value:,.0f}" if b.operations_pending else "?"
         size = f"{b.bytes_pending.value:,.0f} B" if b.bytes_pending else "?"
         latency = f"{b.replication_latency_s.value:,.1f}s" if b.replication_latency_s else "?"
-        lines.append(f"backlog {ops} ops / {size}, latency {latency}")
-    if r.backups:
-        point = r.backups.latest_recovery_point
-        copy = r.backups.latest_copy
-        lines.append(f"backup {_age(point.created if point else None, report.generated_at)}")
-        lines.append(f"copy {_age((copy.completed or copy.created) if copy else None, report.generated_at)}")
-    if r.topic is not None and not r.topic.exists:
-        lines.append("SNS topic missing")
-    return "\n".join(lines)
+        cells["s3 backlog"] = f"{ops} ops, {size}, latency {latency}"
+    cells["latest backup"] = cells["latest copy"] = "?"
+    if r.backups is not None:
+        point, copy = r.backups.latest_recovery_point, r.backups.latest_copy
+        cells["latest backup"] = _age(point.created if point else None, now)
+        cells["latest copy"] = _age((copy.completed or copy.created) if copy else None, now)
+    cells["sns topic"] = "?" if r.topic is None else ("ok" if r.topic.exists else Text("MISSING", style="red"))
+    return cells
+
+
+def _regions_table(report: StatusReport) -> Table:
+    """Regions as columns, aspects as rows: fits 80 columns with two regions."""
+    columns = {name: _cells(r, report) for name, r in report.regions.items()}
+    labels: list[str] = []
+    for cells in columns.values():
+        labels += [k for k in cells if k not in labels]
+    table = Table(show_lines=False)
+    table.add_column("")
+    for name in columns:
+        table.add_column(name, style=None)
+    for label in labels:
+        table.add_row(Text(label, style="dim"), *(columns[n].get(label, "") for n in columns))
+    return table
 
 
 def _terms(title: str, total: float | None, objective: float, terms: tuple[Term, ...]) -> Table:
@@ -119,12 +140,7 @@ def _terms(title: str, total: float | None, objective: float, terms: tuple[Term,
 
 
 def render_screen(report: StatusReport) -> RenderableType:
-    regions = Table(expand=False)
-    for col in ("region", "role now / deployed", "database", "lag", "health", "dns", "capacity", "data"):
-        regions.add_column(col)
-    for r in report.regions.values():
-        regions.add_row(*_region_row(r, report))
-    parts: list[RenderableType] = [_headline(report), regions]
+    parts: list[RenderableType] = [_headline(report), _regions_table(report)]
     rpo_total = report.rpo_exposure_s
     parts.append(_terms("RPO exposure now (database)", rpo_total, report.rpo_objective_s, report.rpo_terms[:1]))
     if len(report.rpo_terms) > 1:

@@ -91,28 +91,30 @@ def rto_terms(
     src = "health check" if detection and detection.request_interval_s else "stack file"
     ttl = record.ttl_s if record is not None and record.ttl_s is not None else stack.record_ttl_s
     ttl_src = "failover record" if record is not None and record.ttl_s is not None else "stack file (alias)"
-    needs_warmup = not _can_take_load(target_asg, writer_asg)
+    needs_warmup, why = _warmup_needed(target_asg, writer_asg)
     terms = (
         Term("detection", float(interval * threshold), f"{interval}s interval x {threshold} failures ({src})"),
         Term("dns ttl", float(ttl), f"TTL {ttl}s ({ttl_src})"),
         Term("promotion", PROMOTION_ESTIMATE_S, "Aurora global promotion, typical", estimate=True),
-        Term(
-            "capacity warm-up",
-            CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0,
-            "target region runs fewer instances than the writer region"
-            if needs_warmup
-            else "target region already runs the writer region's capacity",
-            estimate=needs_warmup,
-        ),
+        Term("capacity warm-up", CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0, why, estimate=needs_warmup),
     )
     return sum(t.seconds or 0.0 for t in terms), terms
 
 
-def _can_take_load(target: AsgState | None, writer: AsgState | None) -> bool:
+def _warmup_needed(target: AsgState | None, writer: AsgState | None) -> tuple[bool, str]:
+    """Does the target region need to launch instances to carry the writer region's load?"""
     if target is None:
-        return False
-    needed = writer.in_service if writer is not None else target.desired
-    return target.in_service >= max(needed, 1)
+        return True, "target region's Auto Scaling group could not be read"
+    if writer is None:
+        if target.in_service >= max(target.desired, 1):
+            return False, "writer region's capacity unknown; target runs its desired capacity"
+        return True, "target region runs below its desired capacity"
+    if target.in_service >= max(writer.in_service, 1):
+        return (
+            False,
+            f"target region already runs {target.in_service} instances (writer region {writer.in_service})",
+        )
+    return True, f"target region runs {target.in_service} instances, writer region {writer.in_service}"
 
 
 # ----------------------------------------------------------------------------------------------- readiness

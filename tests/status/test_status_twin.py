@@ -109,3 +109,29 @@ def test_us_east_1_outage_returns_within_twice_the_timeout(seeded, capsys) -> No
     # Who writes is still known: the secondary region answers DescribeGlobalClusters.
     assert report["writer_region"] == "us-east-1"
     assert rc == ExitCode.NOT_READY and "us-east-1 is unreachable" in report["reasons"]
+
+
+def test_stack_resource_missing_is_one_line_naming_it(seeded, capsys, tmp_path) -> None:
+    import tomllib
+
+    from drctl.stack import write_stack_file
+
+    _, stack = seeded
+    data = tomllib.loads(stack.read_text())
+    data["regions"]["us-west-2"]["cluster_id"] = "drctl-lab-gone"
+    wrong = write_stack_file(data, tmp_path / "wrong.toml")
+    assert run(["status", "--stack", str(wrong), "--timeout", "4"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert "DB cluster 'drctl-lab-gone' not found in us-west-2" in err[0] and "check the stack file" in err[0]
+
+
+def test_watch_refreshes_and_exits_with_the_last_verdict(seeded, capsys, monkeypatch) -> None:
+    import drctl.cli.status as cli_status
+
+    _, stack = seeded
+    status_until(capsys, stack, lambda r: r["ready"])
+    monkeypatch.setattr(cli_status, "MAX_WATCH_ITERATIONS", 1)  # one refresh after the first screen
+    rc = run(["status", "--stack", str(stack), "--watch", "--interval", "0.5"])
+    out = capsys.readouterr().out
+    assert rc == ExitCode.OK and "writer: us-east-1" in out
