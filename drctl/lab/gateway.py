@@ -429,6 +429,8 @@ class Gateway:
                     return aws_error(req, 502, "ServiceUnavailable", f"lab: emulator unreachable ({e})")
                 continue
             out = {k: v for k, v in raw.getheaders() if k.lower() not in _HOP_BY_HOP}
+            if req.method == "HEAD" and raw.getheader("Content-Length"):  # HeadObject's size, without a body
+                out["Content-Length"] = raw.getheader("Content-Length", "0")
             return LabResponse(raw.status, out, body)
         raise AssertionError("unreachable")
 
@@ -604,7 +606,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in resp.headers.items():
             if k.lower() not in _HOP_BY_HOP:
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(resp.body)))
+        head_length = resp.headers.get("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", head_length or str(len(resp.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(resp.body)

@@ -38,6 +38,17 @@ def test_boto3_at_us_west_2_creates_and_describes(lab) -> None:
     assert lab.client("dynamodb", "us-east-1").list_tables()["TableNames"] == []
 
 
+def test_s3_objects_round_trip_with_their_size(lab) -> None:
+    s3 = lab.client("s3", "us-west-2")
+    s3.create_bucket(Bucket="lab-payments", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.put_object(Bucket="lab-payments", Key="batch/1.json", Body=b"hello")
+    assert s3.head_object(Bucket="lab-payments", Key="batch/1.json")["ContentLength"] == 5
+    assert s3.get_object(Bucket="lab-payments", Key="batch/1.json")["Body"].read() == b"hello"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="lab-payments", Prefix="batch/")["Contents"]] == [
+        "batch/1.json"
+    ]
+
+
 def test_request_log_names_region_service_operation_and_mutating_params(lab) -> None:
     lab.client("dynamodb", "us-west-2").list_tables()
     lab.client("cloudwatch", "us-east-1").put_metric_data(
