@@ -38,7 +38,7 @@ GLOBAL = "global"
 ADMIN = "admin"
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-     "transfer-encoding", "upgrade", "content-length")
+     "transfer-encoding", "upgrade", "content-length", "expect")
 )  # fmt: skip
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Query", "Scan", "BatchGet", "Select", "Test", "Lookup")
