@@ -1,0 +1,323 @@
+"""Read functions against stubbed AWS responses (botocore Stubber): shapes in, plain dataclasses out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from drctl.aws import autoscaling, backup, cloudwatch, elbv2, rds, route53, s3, sns
+from drctl.errors import DrctlError, ExitCode
+
+NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+
+
+def client(service: str, region: str = "us-east-1"):
+    return boto3.client(service, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def test_global_cluster_members_writer_and_failover_state() -> None:
+    c = client("rds")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "describe_global_clusters",
+            {
+                "GlobalClusters": [
+                    {
+                        "GlobalClusterIdentifier": "g",
+                        "Status": "available",
+                        "Engine": "aurora-postgresql",
+                        "EngineVersion": "16.8",
+                        "GlobalClusterMembers": [
+                            {"DBClusterArn": "arn:aws:rds:us-east-1:1:cluster:east", "IsWriter": True},
+                            {
+                                "DBClusterArn": "arn:aws:rds:us-west-2:1:cluster:west",
+                                "IsWriter": False,
+                                "SynchronizationStatus": "connected",
+                                "GlobalWriteForwardingStatus": "disabled",
+                            },
+                        ],
+                        "FailoverState": {
+                            "Status": "pending",
+                            "FromDbClusterArn": "arn:aws:rds:us-east-1:1:cluster:east",
+                            "ToDbClusterArn": "arn:aws:rds:us-west-2:1:cluster:west",
+                            "IsDataLossAllowed": False,
+                        },
+                    }
+                ]
+            },
+            {"GlobalClusterIdentifier": "g"},
+        )
+        gc = rds.describe_global_cluster(c, "g")
+    assert gc.writer is not None and (gc.writer.region, gc.writer.cluster_id) == ("us-east-1", "east")
+    west = gc.member_in("us-west-2")
+    assert west is not None and west.synchronization_status == "connected" and not west.is_writer
+    assert gc.failover_state is not None and gc.failover_state.status == "pending"
+
+
+def test_cluster_not_found_surfaces_the_aws_error_code() -> None:
+    c = client("rds")
+    with Stubber(c) as stub:
+        stub.add_client_error("describe_db_clusters", "DBClusterNotFoundFault", http_status_code=404)
+        with pytest.raises(c.exceptions.DBClusterNotFoundFault):
+            rds.describe_cluster(c, "gone", "us-east-1")
+
+
+def test_latest_sample_is_the_newest_point_with_its_age() -> None:
+    c = client("cloudwatch")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {
+                        "Id": "q0",
+                        "Timestamps": [NOW - timedelta(seconds=30), NOW - timedelta(seconds=5)],
+                        "Values": [900.0, 120.0],
+                        "StatusCode": "Complete",
+                    },
+                    {"Id": "q1", "Timestamps": [], "Values": [], "StatusCode": "Complete"},
+                ]
+            },
+        )
+        got = cloudwatch.latest_samples(
+            c,
+            [
+                cloudwatch.MetricQuery(
+                    "lag", "AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": "w"}
+                ),
+                cloudwatch.MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", {"DBClusterIdentifier": "w"}),
+            ],
+            now=NOW,
+        )
+    assert got["lag"] is not None and got["lag"].value == 120.0 and got["lag"].age_s == 5.0
+    assert got["rpo"] is None
+
+
+def test_health_check_config_with_no_fqdn_and_children() -> None:
+    c = client("route53")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "get_health_check",
+            {
+                "HealthCheck": {
+                    "Id": "calc",
+                    "CallerReference": "r",
+                    "HealthCheckVersion": 1,
+                    "HealthCheckConfig": {
+                        "Type": "CALCULATED",
+                        "ChildHealthChecks": ["a", "b"],
+                        "HealthThreshold": 2,
+                        "Inverted": True,
+                    },
+                }
+            },
+        )
+        stub.add_response(
+            "get_health_check",
+            {
+                "HealthCheck": {
+                    "Id": "sw",
+                    "CallerReference": "r",
+                    "HealthCheckVersion": 1,
+                    "HealthCheckConfig": {
+                        "Type": "CLOUDWATCH_METRIC",
+                        "AlarmIdentifier": {"Region": "us-west-2", "Name": "drain-us-east-1"},
+                        "InsufficientDataHealthStatus": "LastKnownStatus",
+                    },
+                }
+            },
+        )
+        calc = route53.get_health_check(c, "calc")
+        switch = route53.get_health_check(c, "sw")
+    assert calc.is_calculated and calc.children == ("a", "b") and calc.health_threshold == 2 and calc.inverted
+    assert calc.fqdn is None
+    assert (switch.alarm_region, switch.alarm_name) == ("us-west-2", "drain-us-east-1")
+    assert switch.insufficient_data_status == "LastKnownStatus"
+
+
+def test_failover_records_of_the_name_only() -> None:
+    c = client("route53")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "list_resource_record_sets",
+            {
+                "ResourceRecordSets": [
+                    {
+                        "Name": "app.example.com.",
+                        "Type": "A",
+                        "SetIdentifier": "primary",
+                        "Failover": "PRIMARY",
+                        "HealthCheckId": "hp",
+                        "AliasTarget": {
+                            "HostedZoneId": "Z",
+                            "DNSName": "alb-east.",
+                            "EvaluateTargetHealth": False,
+                        },
+                    },
+                    {
+                        "Name": "app.example.com.",
+                        "Type": "A",
+                        "SetIdentifier": "secondary",
+                        "Failover": "SECONDARY",
+                        "HealthCheckId": "hs",
+                        "TTL": 30,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                    {
+                        "Name": "www.example.com.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "1.1.1.1"}],
+                    },
+                ],
+                "IsTruncated": False,
+                "MaxItems": "100",
+            },
+        )
+        records = route53.list_failover_records(c, "Z1", "app.example.com")
+    assert [(r.failover, r.health_check_id, r.is_alias) for r in records] == [
+        ("PRIMARY", "hp", True),
+        ("SECONDARY", "hs", False),
+    ]
+    assert records[1].ttl_s == 30 and records[1].target == "192.0.2.1"
+
+
+def test_observations() -> None:
+    c = client("route53")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "get_health_check_status",
+            {
+                "HealthCheckObservations": [
+                    {"Region": "us-east-1", "StatusReport": {"Status": "Success: HTTP Status Code 200"}},
+                    {"Region": "eu-west-1", "StatusReport": {"Status": "Failure: Connection timed out"}},
+                ]
+            },
+        )
+        obs = route53.get_health_check_observations(c, "leaf")
+    assert [o.ok for o in obs] == [True, False]
+
+
+def test_target_health_counts_healthy() -> None:
+    c = client("elbv2")
+    with Stubber(c) as stub:
+        stub.add_response(
+            "describe_target_health",
+            {
+                "TargetHealthDescriptions": [
+                    {"Target": {"Id": "i-1"}, "TargetHealth": {"State": "healthy"}},
+                    {"Target": {"Id": "i-2"}, "TargetHealth": {"State": "unhealthy"}},
+                    {"Target": {"Id": "i-3"}, "TargetHealth": {"State": "healthy"}},
+                ]
+            },
+        )
+        th = elbv2.read_target_health(c, "arn:tg")
+    assert (th.healthy, th.total, th.states["unhealthy"]) == (2, 3, 1)
+
+
+def test_asg_counts_in_service_and_unknown_group_is_a_config_error() -> None:
+    c = client("autoscaling")
+    group = {
+        "AutoScalingGroupName": "g",
+        "MinSize": 1,
+        "MaxSize": 6,
+        "DesiredCapacity": 3,
+        "DefaultCooldown": 300,
+        "AvailabilityZones": ["us-east-1a"],
+        "HealthCheckType": "EC2",
+        "CreatedTime": NOW,
+        "Instances": [
+            {"InstanceId": f"i-{i}", "AvailabilityZone": "us-east-1a", "LifecycleState": state,
+             "HealthStatus": "Healthy", "ProtectedFromScaleIn": False}
+            for i, state in enumerate(["InService", "InService", "Pending"])
+        ],
+    }  # fmt: skip
+    with Stubber(c) as stub:
+        stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [group]})
+        stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": []})
+        got = autoscaling.read_asg(c, "g", "us-east-1")
+        with pytest.raises(DrctlError) as e:
+            autoscaling.read_asg(c, "gone", "us-east-1")
+    assert (got.desired, got.in_service, got.min_size, got.max_size) == (3, 2, 1, 6)
+    assert e.value.code == ExitCode.CONFIG and "'gone'" in e.value.message
+
+
+def test_s3_replication_rule_with_rtc_and_bucket_without_replication() -> None:
+    c = client("s3")
+    with Stubber(c) as stub:
+        stub.add_response("get_bucket_versioning", {"Status": "Enabled"})
+        stub.add_response(
+            "get_bucket_replication",
+            {
+                "ReplicationConfiguration": {
+                    "Role": "arn:aws:iam::1:role/r",
+                    "Rules": [
+                        {
+                            "ID": "crr",
+                            "Status": "Enabled",
+                            "Destination": {
+                                "Bucket": "arn:aws:s3:::dest",
+                                "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+                            },
+                        }
+                    ],
+                }
+            },
+        )
+        stub.add_response("get_bucket_versioning", {})
+        stub.add_client_error(
+            "get_bucket_replication", "ReplicationConfigurationNotFoundError", http_status_code=404
+        )
+        rep = s3.read_replication(c, "src", "crr")
+        none = s3.read_replication(c, "plain", "crr")
+    assert (rep.rule_id, rep.rule_status, rep.destination_bucket, rep.rtc_enabled) == (
+        "crr",
+        "Enabled",
+        "dest",
+        True,
+    )
+    assert none.rule_id is None and none.versioning is None and not none.rtc_enabled
+
+
+def test_backups_empty_vault_is_none_and_latest_wins() -> None:
+    c = client("backup")
+    with Stubber(c) as stub:
+        stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []})
+        stub.add_response("list_copy_jobs", {"CopyJobs": []})
+        stub.add_response(
+            "list_recovery_points_by_backup_vault",
+            {
+                "RecoveryPoints": [
+                    {"RecoveryPointArn": "old", "CreationDate": NOW - timedelta(days=1), "Status": "COMPLETED"},
+                    {"RecoveryPointArn": "new", "CreationDate": NOW, "Status": "COMPLETED"},
+                ]
+            },
+        )
+        stub.add_response(
+            "list_copy_jobs",
+            {
+                "CopyJobs": [
+                    {"CopyJobId": "other", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:x",
+                     "CreationDate": NOW},
+                    {"CopyJobId": "mine", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:v",
+                     "CreationDate": NOW - timedelta(hours=1), "State": "COMPLETED"},
+                ]
+            },
+        )  # fmt: skip
+        empty = backup.read_backups(c, "v")
+        full = backup.read_backups(c, "v")
+    assert empty.latest_recovery_point is None and empty.latest_copy is None
+    assert full.latest_recovery_point is not None and full.latest_recovery_point.arn == "new"
+    assert full.latest_copy is not None and full.latest_copy.job_id == "mine"
+
+
+def test_sns_topic_missing() -> None:
+    c = client("sns")
+    with Stubber(c) as stub:
+        stub.add_response("get_topic_attributes", {"Attributes": {}})
+        stub.add_client_error("get_topic_attributes", "NotFound", http_status_code=404)
+        assert sns.read_topic(c, "arn:aws:sns:us-east-1:1:t").exists
+        assert not sns.read_topic(c, "arn:aws:sns:us-east-1:1:gone").exists
