@@ -98,6 +98,8 @@ class ModelSet:
         self.transitions = Transitions(self.world)
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions)
+        # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
+        self.signals.on_tick = self.health.lab_view
         self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity]
         self._load()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -92,6 +93,7 @@ class Signals:
         self.transitions = transitions
         self.profile = Profile()
         self.last: dict[str, Any] = {}
+        self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,11 +111,13 @@ class Signals:
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_S):
-            try:
-                self.tick()
-            except Exception as e:  # a bad tick (emulator restarting, reset mid-way) must not end the thread
-                log.warning("lab signals: tick failed: %s", e)
-                self.last = {"ts": time.time(), "error": str(e)}
+            for work in (self.tick, self.on_tick):
+                try:
+                    if work is not None:
+                        work()
+                except Exception as e:  # a bad tick (emulator restarting, reset mid-way) must not end the thread
+                    log.warning("lab signals: %s failed: %s", getattr(work, "__name__", work), e)
+                    self.last = {"ts": time.time(), "error": str(e)}
 
     def tick(self) -> dict[str, Any]:
         """Publish one round of samples; returns what was published."""

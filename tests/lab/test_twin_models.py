@@ -294,3 +294,31 @@ def test_reset_forgets_health_checks_and_settings(lab: Any) -> None:
     assert lab.control.health()["app_faults"] == []
     with pytest.raises(Exception, match="unknown region"):
         lab.control.set_app_fault("eu-central-1")
+
+
+def test_last_known_status_is_kept_while_the_alarm_region_is_down(lab: Any) -> None:
+    cw, r53 = lab.client("cloudwatch", WEST), lab.client("route53", EAST)
+    cw.put_metric_alarm(
+        AlarmName="app-switch",
+        Namespace="Drctl",
+        MetricName="Switch",
+        Statistic="Maximum",
+        Period=10,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    config = {
+        "Type": "CLOUDWATCH_METRIC",
+        "AlarmIdentifier": {"Region": WEST, "Name": "app-switch"},
+        "InsufficientDataHealthStatus": "LastKnownStatus",
+    }
+    check = r53.create_health_check(CallerReference="lk", HealthCheckConfig=config)["HealthCheck"]["Id"]
+    cw.put_metric_data(Namespace="Drctl", MetricData=[{"MetricName": "Switch", "Value": 5}])
+    time.sleep(2.2)  # nobody reads the status: the lab's own once-a-second evaluation must notice the alarm
+    lab.control.outage(WEST)
+    assert _status(r53, check) == "Failure"
+    assert (
+        "LastKnownStatus"
+        in r53.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"][0]["StatusReport"]["Status"]
+    )
