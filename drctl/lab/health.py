@@ -203,7 +203,8 @@ def evaluate(
     if kind in ENDPOINT_TYPES:
         raw = _endpoint_verdict(config, check_region(config, record.get("Tags", {}), world.regions), world)
     elif kind == "CLOUDWATCH_METRIC":
-        raw = _alarm_verdict(config, world, (last_known or {}).get(check_id))
+        known = (last_known or {}).get(check_id)  # the check's own (inverted) status: undo the inversion
+        raw = _alarm_verdict(config, world, known if known is None else known != bool(config.get("Inverted")))
     elif kind == "CALCULATED":
         children = config.get("ChildHealthChecks", [])
         up = sum(evaluate(c, checks, world, last_known, _seen | {check_id}).healthy for c in children)

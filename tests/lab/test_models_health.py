@@ -315,3 +315,22 @@ def test_other_route53_calls_are_forwarded(tmp_path: Path, world: FakeWorld) -> 
         req = LabRequest("GET", path, {}, {}, b"", "global", "us-east-1", "route53", "")
         middleware(req, forward)
     assert seen == ["/2013-04-01/hostedzone", "/2013-04-01/tags/hostedzone/Z1"]
+
+
+def test_last_known_status_of_an_inverted_alarm_check(world: FakeWorld) -> None:
+    alarm = {"Region": "us-west-2", "Name": "s"}
+    checks = {
+        "inv": _record(
+            {
+                "Type": "CLOUDWATCH_METRIC",
+                "AlarmIdentifier": alarm,
+                "Inverted": True,
+                "InsufficientDataHealthStatus": "LastKnownStatus",
+            }
+        )
+    }
+    world.alarms[("us-west-2", "s")] = "ALARM"
+    assert evaluate("inv", checks, world, {}).healthy is True
+    world.alarms.clear()  # insufficient data: the check keeps its own last status
+    assert evaluate("inv", checks, world, {"inv": True}).healthy is True
+    assert evaluate("inv", checks, world, {"inv": False}).healthy is False
