@@ -7,6 +7,7 @@ the client dies right after sending it — and then, for the configured duration
 AWS does: DescribeGlobalClusters keeps the old writer with Status "switching-over"/"failing-over" and a
 FailoverState; a promoted (detached) cluster reads "promoting" in DescribeDBClusters. A second switchover or
 failover of the same global cluster meanwhile is refused with InvalidGlobalClusterStateFault, as on AWS.
+Pending transitions live in memory only: a restarted gateway shows the (already completed) end state.
 """
 
 from __future__ import annotations
