@@ -325,7 +325,7 @@ class Gateway:
 
     def _open(self, role: str) -> None:
         server = _Server(("127.0.0.1", self.ports[role]), _Handler, self, role)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
         self.servers[role] = server
 
@@ -515,6 +515,7 @@ def _bind(link: Middleware, nxt: Forward) -> Forward:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # status fans out many connections at once; the default 5 costs SYN retries
     # `drctl status` opens ~30 connections at once; socketserver's default backlog of 5 drops SYNs, which
     # the client retransmits after 1 s (seen as 1 s spikes in bench/bench_status.py).
     request_queue_size = 128
