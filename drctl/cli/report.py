@@ -1,0 +1,83 @@
+"""`drctl report RUN_ID` (the evidence of a past run) and `drctl runs` (the list of past runs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from drctl.cli.app import app
+from drctl.errors import ConfigError
+
+FORMATS = ("md", "html", "json")
+
+
+@app.command()
+def report(
+    run_id: Annotated[
+        str, typer.Argument(help="The run, as `drctl runs` lists it. Example: 20261129T121500Z-ab12")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="md (Markdown), html (self-contained page) or json. Example: --format html"),
+    ] = "md",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the report to this file instead of stdout. Example: --out run.html"),
+    ] = None,
+) -> None:
+    """Rebuild a failover run's report from its journal alone. Example: drctl report 20261129T121500Z-ab12"""
+    from drctl.report import render, run_dir, write_text_atomic
+    from drctl.report.model import load_model
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown report format {fmt!r}", hint="use --format md, html or json")
+    text = render(load_model(run_dir(run_id) / "journal.jsonl"), fmt)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out, text)
+    except OSError as e:
+        raise ConfigError(f"cannot write {out}: {e.strerror or e}", hint="choose another --out path") from e
+    typer.echo(str(out))
+
+
+@app.command()
+def runs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many runs, newest first. Example: 5")] = 50,
+) -> None:
+    """List past failover runs, newest first: when, from → to, mode, outcome, RTO. Example: drctl runs --json"""
+    from dataclasses import asdict
+
+    from drctl.report import list_runs
+
+    rows = list_runs(limit)
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no runs yet (a run is recorded by `drctl failover`)")
+        return
+    table = [("RUN ID", "STARTED (UTC)", "FROM → TO", "MODE", "OUTCOME", "RTO", "RPO")]
+    for r in rows:
+        table.append(
+            (
+                r.run_id,
+                r.started[:19].replace("T", " "),
+                f"{r.from_region} → {r.to_region}" if r.from_region else "",
+                r.mode,
+                r.outcome,
+                "" if r.rto_s is None else f"{r.rto_s:.2f} s",
+                "" if r.rpo_s is None else f"{r.rpo_s:g} s",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    typer.echo("details: drctl report RUN_ID [--format html --out report.html]", err=True)

@@ -1,0 +1,101 @@
+"""The run model rebuilt from a journal alone (recorded journals of a real twin run, and crafted ones)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.report.model import PHASES, build_model, load_model, load_records
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def records(name: str) -> list[dict[str, Any]]:
+    return load_records(FIXTURES / f"{name}.jsonl")
+
+
+def finish_report(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(r for r in recs if r.get("event") == "finish")["report"]
+
+
+def test_unplanned_run_phases_rto_rpo_and_topology() -> None:
+    recs = records("unplanned")
+    m = build_model(recs)
+    rep = finish_report(recs)
+    assert [p.name for p in m.phases] == list(PHASES)
+    assert all(p.end_s >= p.start_s >= 0 for p in m.phases)
+    # capacity and promotion ran side by side
+    cap, prom = m.phases[1], m.phases[2]
+    assert cap.start_s < prom.end_s and prom.start_s < cap.end_s
+    assert (m.rto_s, m.rpo_s) == (rep["rto_s"], rep["rpo_s"]) == (2.695, 2.5)
+    assert m.rpo_sample is not None and m.rpo_sample.value_ms == 2500.0
+    assert m.rpo_sample.metric == "AuroraGlobalDBRPOLag" and m.rpo_sample.region == "us-west-2"
+    assert m.before.writer == "us-east-1" and m.after.writer == "us-west-2"
+    assert m.after.serving == "us-west-2" and "switch thrown" in m.after.serving_source
+    assert m.outcome == "completed" and m.attempts == 1
+
+
+def test_every_mutating_call_with_its_request_id_and_no_reads() -> None:
+    m = build_model(records("unplanned"))
+    ops = [(c.operation, c.region) for c in m.calls]
+    assert ops == [
+        ("PutItem", "us-west-2"),
+        ("FailoverGlobalCluster", "us-west-2"),
+        ("UpdateAutoScalingGroup", "us-west-2"),
+        ("PutMetricData", "us-west-2"),
+        ("SetAlarmState", "us-west-2"),
+    ]
+    promotion = m.calls[1]
+    assert promotion.request_id == "3793d029-2b0d-4624-96d6-a4eccb98fb7a"
+    assert all(c.request_id for c in m.calls)
+
+
+def test_planned_run_is_lossless_and_verified() -> None:
+    m = build_model(records("planned"))
+    assert m.rpo_s == 0.0 and "lossless" in m.rpo_source and "lag was 200 ms" in m.rpo_evidence
+    assert m.after.serving == "us-east-1" and m.after.serving_source.startswith("verified")
+    assert m.verification["fencing"]["verdict"] == "verified"
+    assert "SwitchoverGlobalCluster" in [c.operation for c in m.calls]
+
+
+def test_objectives_met_and_missed_from_the_header() -> None:
+    recs = records("unplanned")
+    recs[0] = {**recs[0], "objectives": {"rpo_s": 1.0, "rto_s": 600.0, "max_switchover_lag_ms": 1000.0}}
+    verdicts = {o.name: o.verdict for o in build_model(recs).objectives}
+    assert verdicts == {"RTO": "met", "RPO": "missed"}
+    recs[0]["objectives"] = {"rpo_s": 5.0, "rto_s": 2.0}
+    verdicts = {o.name: o.verdict for o in build_model(recs).objectives}
+    assert verdicts == {"RTO": "missed", "RPO": "met"}
+
+
+def test_objectives_unknown_when_the_journal_does_not_record_them() -> None:
+    recs = records("unplanned")
+    recs[0] = {k: v for k, v in recs[0].items() if k != "objectives"}
+    assert {o.verdict for o in build_model(recs).objectives} == {"unknown"}
+
+
+def test_a_run_killed_after_sending_the_promotion(tmp_path: Path) -> None:
+    """The journal ends inside the promote step (plus a torn line): still a report, honestly labelled."""
+    lines = (FIXTURES / "unplanned.jsonl").read_text().splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"event": "sent"' in line)
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text("\n".join(lines[: cut + 1]) + '\n{"ts": "2026-11-29T12:3')
+    m = load_model(journal)
+    assert m.outcome == "unfinished" and m.finished is None
+    promotion = next(p for p in m.phases if p.name == "promotion")
+    assert promotion.outcome == "unfinished"
+    assert "FailoverGlobalCluster" in [c.operation for c in m.calls]
+    assert m.rpo_s is None and m.rto_s is not None and m.rto_source.startswith("estimate")
+    assert "--resume" in m.message
+
+
+def test_a_file_that_is_not_a_journal_is_a_config_error(tmp_path: Path) -> None:
+    from drctl.errors import ConfigError
+
+    bad = tmp_path / "journal.jsonl"
+    bad.write_text(json.dumps({"ts": "2026-11-29T12:00:00+00:00", "event": "start"}) + "\n")
+    with pytest.raises(ConfigError):
+        load_model(bad)
