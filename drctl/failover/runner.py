@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -297,6 +297,14 @@ class _Runner:
             journal=str(self.journal.path),
         )
         self.journal.append({"event": "finish", "outcome": outcome, "report": report.to_json()})
+        try:  # the reports are evidence about the failover, not part of it: never let them fail it
+            from drctl.report import write_reports
+
+            self.progress(f"report: {write_reports(self.journal.path.parent)['html']}")
+        except Exception as e:
+            self.progress(
+                f"WARNING: report not written ({type(e).__name__}: {e}); try `drctl report {report.run_id}`"
+            )
         return report
 
 
@@ -338,7 +346,9 @@ def start(
     started: float | None = None,
 ) -> RunReport:
     run_id = new_run_id()
-    journal = Journal.create(run_id, {"request": req.to_dict(), **_header(req)})
+    journal = Journal.create(
+        run_id, {"request": req.to_dict(), **_header(req), "objectives": asdict(stack.objectives)}
+    )
     progress(f"run {run_id}: journal {journal.path}")
     return _Runner(stack, req, journal, progress, confirm, started=started).execute(break_lock=break_lock)
 
