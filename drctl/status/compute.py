@@ -161,8 +161,11 @@ def readiness_reasons(
         reasons.append(f"estimated RTO {estimated_rto_s:g}s > objective {obj.rto_s:g}s")
     if targets is None or targets.healthy < 1:
         reasons.append(f"no healthy ALB targets in {target}")
-    if target_asg is None or target_asg.in_service < target_asg.desired or target_asg.max_size < 1:
-        reasons.append(f"Auto Scaling group in {target} is below its desired capacity or unreadable")
+    if target_asg is None:
+        reasons.append(f"Auto Scaling group in {target} could not be read")
+    elif target_asg.in_service < max(target_asg.desired, 1):
+        in_service, desired = target_asg.in_service, target_asg.desired
+        reasons.append(f"Auto Scaling group in {target}: {in_service} of {desired} instances in service")
     return reasons
 
 
@@ -192,7 +195,8 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         record = next((r for r in records if _record_region(stack, r) == name), None)
         check_id = (record.health_check_id if record else None) or rs.health_check_id
         config = configs.get(check_id)
-        lag = dbs[name].lag if dbs[name] is not None else None  # type: ignore[union-attr]
+        db = dbs[name]
+        lag = db.lag if db is not None else None
         member = gc.member_in(name) if gc else None
         why_down = readings.unreachable(name)
         reports[name] = RegionReport(

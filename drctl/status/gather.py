@@ -8,6 +8,7 @@ name" (a second round, normally empty).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -100,16 +101,20 @@ def status_settings(settings: AwsSettings, timeout_s: float) -> AwsSettings:
 def gather(stack: Stack, factory: ClientFactory, timeout_s: float) -> Readings:
     """Run every read for both regions concurrently; raise DrctlError for credential/permission problems
     and missing stack resources; anything else is recorded per region."""
+    deadline = time.monotonic() + timeout_s
     reads = _first_round(stack, factory)
     outcomes = run_reads(reads, timeout_s)
     by_key = {r.key: r for r in reads}
-    # Children of CALCULATED checks that the stack file did not name (a stack file out of date).
+    # Health checks found in AWS that the stack file did not name (a stack file out of date), within
+    # what is left of the same deadline.
     more = _second_round(stack, factory, outcomes)
-    if more:
-        outcomes.update(run_reads(more, timeout_s))
+    left = deadline - time.monotonic()
+    if more and left > 0:
+        outcomes.update(run_reads(more, left))
         by_key.update({r.key: r for r in more})
     readings = Readings(outcomes, by_key)
     _raise_fatal(readings)
+    _raise_if_nothing_answered(stack, readings, timeout_s)
     return readings
 
 
@@ -244,6 +249,18 @@ def _leaf_observations_read(f: ClientFactory, check_id: str) -> Read:
         return route53.get_health_check_observations(r53, check_id)
 
     return Read(f"hcs:{check_id}", GLOBAL, "route53:GetHealthCheckStatus", fn, f"health check {check_id!r}")
+
+
+def _raise_if_nothing_answered(stack: Stack, readings: Readings, timeout_s: float) -> None:
+    """With no endpoint answering there is nothing to show: say so in one line (exit UNREACHABLE)."""
+    places = [*stack.region_names, GLOBAL]
+    if all(readings.unreachable(p) for p in places) and not any(o.ok for o in readings.outcomes.values()):
+        names = ", ".join([*stack.region_names, "Route53"])
+        raise DrctlError(
+            f"no AWS endpoint answered within {timeout_s:g}s ({names})",
+            code=ExitCode.UNREACHABLE,
+            hint="check network access, endpoints in the stack file, or retry with a longer --timeout",
+        )
 
 
 def _raise_fatal(readings: Readings) -> None:

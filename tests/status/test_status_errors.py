@@ -149,3 +149,9 @@ def test_watch_and_json_together_is_a_usage_error(tmp_path, capsys) -> None:
     stack = stack_at(tmp_path, "http://127.0.0.1:9")
     assert run(["status", "--stack", str(stack), "--json", "--watch"]) == ExitCode.USAGE
     assert "--watch and --json" in one_line_error(capsys)
+
+
+def test_nothing_answers_is_unreachable(tmp_path, capsys) -> None:
+    stack = stack_at(tmp_path, "http://127.0.0.1:9")  # discard port: connection refused
+    assert run(["status", "--stack", str(stack), "--timeout", "3"]) == ExitCode.UNREACHABLE
+    assert "no AWS endpoint answered within 3s" in one_line_error(capsys)
