@@ -10,6 +10,8 @@ tolerates "already exists".
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -364,7 +366,9 @@ def _health_checks(r53: Any, region: str, r: Mapping[str, Any]) -> dict[str, str
     """HTTPS check of the ALB, CLOUDWATCH_METRIC check on the switch alarm, CALCULATED check of both."""
 
     def create(config: dict[str, Any]) -> str:
-        ref = f"{NAME}-{region}-{config['Type']}-{uuid.uuid4()}"
+        # Same config, same CallerReference: Route53 returns the existing check, so a re-run adds none.
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        ref = f"{NAME}-{region}-{config['Type']}-{digest}"
         return str(r53.create_health_check(CallerReference=ref, HealthCheckConfig=config)["HealthCheck"]["Id"])
 
     alb = create(
