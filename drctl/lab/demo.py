@@ -1,0 +1,239 @@
+"""`drctl lab demo`: the whole product on the offline twin, narrated, from nothing to failback.
+
+Twin up → stack deployed into it → status → injected lag and a us-east-1 outage (Route53 control plane too) →
+unplanned failover to us-west-2 → status → region restored and re-synced → planned failback → both reports.
+The failovers are the real thing (drctl.failover.runner against the lab endpoints); only AWS is simulated.
+The measured RTO and RPO are returned beside the twin's own truth (injected lag, wall clock) to compare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drctl.aws.clients import ClientFactory
+from drctl.errors import DrctlError, ExitCode
+from drctl.failover import observe, runner
+from drctl.failover.plan import PLANNED, UNPLANNED, Request
+from drctl.lab.control import LabControl
+from drctl.lab.runtime import LabInfo, lab_dir, lab_down, lab_up
+from drctl.report import write_reports
+from drctl.stack import Stack, load_stack
+
+OUTAGE_LAG_MS = 2500.0  # replication lag when the region fails: the data the unplanned failover loses (RPO)
+RESYNC_LAG_MS = 200.0  # after re-sync: under the switchover bound, so the planned failback is allowed
+DURATIONS = {"switchover_s": 2.0, "failover_s": 2.0, "promote_s": 2.0, "warmup_s": 1.0}  # AWS: minutes
+SIGNAL_WAIT_S = 20.0  # the lab publishes its signals every second; give a loaded machine some slack
+STATUS_TIMEOUT_S = 4.0
+STEPS = 9
+
+Say = Callable[[str], None]
+Show = Callable[[Any], None]  # prints a rich renderable (status screens) for people
+
+
+@dataclass
+class DemoRun:
+    """One failover of the demo, measured by drctl and by the demo's own clock, with the twin's truth."""
+
+    run_id: str
+    mode: str
+    from_region: str
+    to_region: str
+    outcome: str
+    rto_s: float | None
+    rpo_s: float | None
+    rpo_source: str
+    wall_s: float  # the demo's clock around the failover call: the truth RTO is compared with
+    lab_lag_ms: float  # the lag the twin was publishing when the failover started: the truth RPO is compared with
+    reports: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DemoResult:
+    lab: bool
+    home: str
+    stack: str
+    deployed_by: str
+    runs: list[DemoRun]
+    duration_s: float
+    kept: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_demo(
+    home: Path, *, keep: bool, say: Say, show: Show | None = None, ports: dict[str, int] | None = None
+) -> DemoResult:
+    """Run the demo under drctl home `home`; the lab goes down at the end (also on error/Ctrl-C) unless `keep`."""
+    started = time.monotonic()
+    try:
+        say(f"lab [1/{STEPS}] starting the twin: an AWS emulator behind drctl's lab gateway, on 127.0.0.1 only.")
+        info = lab_up(home, ports=ports, progress=say)
+        control = LabControl(info.admin_url)
+        control.reset()
+        control.set_durations(**DURATIONS)
+        say("      twin reset to nothing (re-runnable); lab transitions take seconds where AWS takes minutes.")
+        stack, stack_path, deployed_by = _deploy(info, home, say)
+        clients = ClientFactory(stack.aws)
+        primary, secondary = (r.name for r in (stack.primary, stack.secondary))
+        control.set_lag(RESYNC_LAG_MS)
+        _wait_for_lag(clients, stack, secondary, RESYNC_LAG_MS)
+        _status(stack, f"lab [3/{STEPS}] status before the incident: {primary} writes and serves.", say, show)
+
+        say(f"lab [4/{STEPS}] injecting {OUTAGE_LAG_MS:g} ms replication lag (lab): the data at risk, the RPO.")
+        control.set_lag(OUTAGE_LAG_MS)
+        _wait_for_lag(clients, stack, secondary, OUTAGE_LAG_MS)
+        say(f"      lab outage: {primary} and the global endpoint (Route53 control plane) now refuse connections.")
+        control.outage(primary, route53=True)
+
+        say(f"lab [5/{STEPS}] unplanned failover to {secondary}: only {secondary} is called; data loss accepted.")
+        out = _failover(stack, stack_path, control, secondary, UNPLANNED, say)
+        _status(
+            stack,
+            f"lab [6/{STEPS}] status during the outage: {primary} unreachable, {secondary} writes.",
+            say,
+            show,
+        )
+
+        say(f"lab [7/{STEPS}] restoring {primary} (lab) and re-syncing it as a secondary of the global database.")
+        control.restore(primary)
+        _resync(clients, stack, primary, say)
+        control.set_lag(RESYNC_LAG_MS)
+        _wait_for_lag(clients, stack, primary, RESYNC_LAG_MS)
+
+        say(f"lab [8/{STEPS}] planned failback to {primary}: a lossless switchover, guarded by the lag bound.")
+        back = _failover(stack, stack_path, control, primary, PLANNED, say)
+        _status(stack, f"lab [9/{STEPS}] status after failback: {primary} writes and serves again.", say, show)
+        return DemoResult(True, str(home), str(stack_path), deployed_by, [out, back], _since(started), keep)
+    finally:
+        if not keep:
+            say("lab: taking the twin down (keep it for exploring with `drctl lab demo --keep`).")
+            lab_down(home)
+
+
+def _since(t: float) -> float:
+    return round(time.monotonic() - t, 3)
+
+
+def _deploy(info: LabInfo, home: Path, say: Say) -> tuple[Stack, Path, str]:
+    """The two-region stack in the twin, and its stack file (kept under the lab folder, never $DRCTL_HOME's)."""
+    folder = lab_dir(home) / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    say(
+        f"lab [2/{STEPS}] creating the two-region stack in the twin (Aurora global database, ALB + ASG, Route53 "
+        "failover records and health checks, switch alarms, S3 replication, lock tables)."
+    )
+    from drctl.lab.seed import seed_topology
+
+    path = seed_topology(info, folder)
+    say(f"      stack file: {path}")
+    return load_stack(str(path)), path, "seed"
+
+
+def _wait_for_lag(clients: ClientFactory, stack: Stack, secondary: str, ms: float) -> None:
+    """Until the lab's published lag for the secondary's cluster reads `ms` (CloudWatch has the new value)."""
+    member = stack.regions[secondary]
+    deadline = time.monotonic() + SIGNAL_WAIT_S
+    seen = None
+    while time.monotonic() < deadline:
+        reading = observe.lag_reading(clients, member.cluster_id, secondary)
+        seen = reading.value_ms if reading else None
+        if seen is not None and abs(seen - ms) < 1.0:
+            return
+        time.sleep(0.5)
+    raise DrctlError(
+        f"the lab did not publish {ms:g} ms lag for {member.cluster_id} within {SIGNAL_WAIT_S:g} s (last: {seen})",
+        code=ExitCode.LAB,
+        hint="check `drctl lab status`; the lab's log is under the lab folder",
+    )
+
+
+def _status(stack: Stack, title: str, say: Say, show: Show | None) -> None:
+    say(title)
+    if show is None:
+        return
+    from drctl.render.status_screen import render_screen
+    from drctl.status import collect_status
+
+    show(render_screen(collect_status(stack, timeout_s=STATUS_TIMEOUT_S)))
+
+
+def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode: str, say: Say) -> DemoRun:
+    req = Request(to_region=to, from_region=stack.other(to).name, mode=mode, stack_path=str(stack_path))
+    truth = float(control.health()["signals"]["profile"]["lag_ms"])
+    t0 = time.monotonic()
+    report = runner.start(stack, req, progress=lambda m: say(f"      {m}"), confirm=None, started=t0)
+    wall = _since(t0)
+    if report.outcome != "completed":
+        raise DrctlError(
+            f"the demo's {mode} failover ended {report.outcome}: {report.message}",
+            code=ExitCode.INTERRUPTED if report.outcome == "interrupted" else ExitCode.FAILED,
+            hint=f"see `drctl report {report.run_id}`",
+        )
+    paths = write_reports(Path(report.journal).parent)
+    rpo = report.rpo.get("rpo_s")
+    say(
+        f"      {mode} failover {report.from_region} → {report.to_region} completed: RTO {report.rto_s:.2f} s "
+        f"(wall clock {wall:.2f} s), RPO {'unknown' if rpo is None else f'{rpo:g} s'} "
+        f"(lab lag was {truth:g} ms) — {report.rpo.get('source', '')}"
+    )
+    return DemoRun(
+        run_id=report.run_id,
+        mode=mode,
+        from_region=report.from_region,
+        to_region=report.to_region,
+        outcome=report.outcome,
+        rto_s=report.rto_s,
+        rpo_s=None if rpo is None else float(rpo),
+        rpo_source=str(report.rpo.get("source", "")),
+        wall_s=wall,
+        lab_lag_ms=truth,
+        reports={k: str(v) for k, v in paths.items()},
+    )
+
+
+def _resync(clients: ClientFactory, stack: Stack, old_primary: str, say: Say) -> None:
+    """Bring the old primary back as a connected secondary (what AWS does after a managed failover; after a
+    detach-and-promote it has to be re-created as a new secondary, which the lab does here)."""
+    from drctl.aws import rds
+
+    region = stack.regions[old_primary]
+    rds_client = clients.client("rds", old_primary)
+    member = rds.describe_global_cluster(rds_client, stack.global_cluster_id).member_in(old_primary)
+    if member is not None and not member.is_writer:
+        say(
+            f"      {region.cluster_id} is already a member of {stack.global_cluster_id} "
+            f"({member.synchronization_status or 'connected'}), not writer: nothing to re-add."
+        )
+        return
+    if member is not None:
+        raise DrctlError(f"{region.cluster_id} still writes after the failover", code=ExitCode.FAILED)
+    say(f"      {region.cluster_id} was detached: re-created as a secondary of {stack.global_cluster_id} (lab).")
+    _readd_secondary(rds_client, stack, old_primary)
+
+
+def _readd_secondary(rds_client: Any, stack: Stack, region_name: str) -> None:
+    """Lab only: replace a detached cluster by a new secondary with the same name (Terraform would on AWS)."""
+    region = stack.regions[region_name]
+    cluster = rds_client.describe_db_clusters(DBClusterIdentifier=region.cluster_id)["DBClusters"][0]
+    for m in cluster.get("DBClusterMembers", []):
+        rds_client.delete_db_instance(DBInstanceIdentifier=m["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+    rds_client.delete_db_cluster(DBClusterIdentifier=region.cluster_id, SkipFinalSnapshot=True)
+    rds_client.create_db_cluster(
+        DBClusterIdentifier=region.cluster_id,
+        Engine=cluster["Engine"],
+        EngineVersion=cluster["EngineVersion"],
+        GlobalClusterIdentifier=stack.global_cluster_id,
+        StorageEncrypted=True,
+        KmsKeyId=region.kms_key_arn or cluster.get("KmsKeyId", ""),
+    )
+    rds_client.create_db_instance(
+        DBInstanceIdentifier=f"{region.cluster_id}-1",
+        DBClusterIdentifier=region.cluster_id,
+        Engine=cluster["Engine"],
+        DBInstanceClass="db.r6g.large",
+    )
