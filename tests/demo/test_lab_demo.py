@@ -1,0 +1,98 @@
+"""`drctl lab demo` end to end through the CLI, twice (re-runnable), in its own home on free ports.
+
+The demo's measured figures must agree with the twin's injected truth: RPO with the lag the lab was
+publishing (± 100 ms), RTO with the wall clock around the failover (± 0.5 s); the Markdown reports carry the
+same RTO/RPO as the run's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.lab.runtime import lab_down, lab_info
+
+pytestmark = [pytest.mark.twin, pytest.mark.slow]
+
+DEMO_TIMEOUT_S = 420  # a first run installs the emulator's environment (from uv's cache when warm)
+
+
+def demo(home: Path, lab_tools: Any, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drctl",
+            "lab",
+            "demo",
+            "--json",
+            "--port-base",
+            str(lab_tools.free_port_base()),
+            *args,
+        ],
+        env=lab_tools.cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+        check=False,
+    )
+    return proc, time.monotonic() - started
+
+
+def md_figure(md: str, name: str) -> float:
+    m = re.search(rf"^\| {name} \| \*\*([0-9.]+) s\*\*", md, re.MULTILINE)
+    assert m, f"no {name} line in the Markdown report"
+    return float(m.group(1))
+
+
+def check_result(result: dict[str, Any]) -> None:
+    assert result["lab"] is True
+    unplanned, planned = result["runs"]
+    assert (unplanned["mode"], unplanned["from_region"], unplanned["to_region"]) == (
+        "unplanned",
+        "us-east-1",
+        "us-west-2",
+    )
+    assert (planned["mode"], planned["to_region"]) == ("planned", "us-east-1")
+    for run in (unplanned, planned):
+        assert run["outcome"] == "completed"
+        assert abs(run["rto_s"] - run["wall_s"]) <= 0.5, run
+        md = Path(run["reports"]["md"]).read_text()
+        assert md_figure(md, "RTO") == run["rto_s"] and md_figure(md, "RPO") == run["rpo_s"]
+        assert Path(run["reports"]["html"]).read_text().count('class="phase-bar"') == 5
+    assert unplanned["lab_lag_ms"] == 2500.0
+    assert abs(unplanned["rpo_s"] * 1000 - unplanned["lab_lag_ms"]) <= 100, unplanned
+    assert "AuroraGlobalDBRPOLag" in unplanned["rpo_source"]
+    assert planned["rpo_s"] == 0.0
+
+
+def test_demo_twice_figures_agree_with_the_twin(tmp_path: Path, lab_tools: Any) -> None:
+    home = tmp_path / "home"
+    try:
+        proc, took = demo(home, lab_tools)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result = json.loads(proc.stdout)  # --json: nothing but JSON on stdout
+        check_result(result)
+        assert result["duration_s"] <= took
+        narration = proc.stderr
+        assert "lab [1/9]" in narration and "lab [9/9]" in narration
+        assert "unplanned failover to us-west-2" in narration and "lab outage" in narration
+        assert lab_info(home) is None, "without --keep the twin is taken down"
+
+        again, _ = demo(home, lab_tools, "--keep")  # re-runnable: same home, twin state left by the first run
+        assert again.returncode == 0, again.stderr[-3000:]
+        second = json.loads(again.stdout)
+        check_result(second)
+        assert second["kept"] is True and lab_info(home) is not None
+        runs = lab_tools.run_cli("runs", "--json", home=home)
+        assert len(json.loads(runs.stdout)) == 4
+    finally:
+        lab_down(home)
