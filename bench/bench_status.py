@@ -4,7 +4,8 @@ Not a test: prints numbers. Starts a private lab on free loopback ports in a tem
 latency, then measures
   - the longest dependent call chain, done by hand: DescribeGlobalClusters then GetMetricData (the lag of the
     non-writer), each on a fresh client as status makes them, and again on warm clients;
-  - `collect_status` in-process (what the command does after start-up);
+  - `collect_status` in-process (what the command does after start-up), and again with warm clients (what
+    each `--watch` refresh does: no client construction, only the fan-out);
   - `drctl status --json` as a subprocess (adds Python start-up and imports), against the chain alone run
     as a fresh process (same start-up and boto3 import).
 
@@ -75,7 +76,7 @@ def main() -> None:
     from drctl.lab.runtime import lab_down, lab_up
     from drctl.lab.seed import seed_topology
     from drctl.stack import load_stack
-    from drctl.status import collect_status
+    from drctl.status import collect_status, status_client_factory
 
     with tempfile.TemporaryDirectory(prefix="drctl-bench-") as tmp:
         home = Path(tmp)
@@ -110,6 +111,12 @@ def main() -> None:
                 timed(lambda: collect_status(stack, timeout_s=10), args.runs),
             )
             calls = len(control.requests()) // args.runs
+            refresh_factory = status_client_factory(stack, 10)
+            collect_status(stack, timeout_s=10, factory=refresh_factory)
+            warm_status = show(
+                "collect_status, warm clients (a --watch refresh)",
+                timed(lambda: collect_status(stack, timeout_s=10, factory=refresh_factory), args.runs),
+            )
             chain_proc = show(
                 "longest chain alone, as a fresh process",
                 timed(
@@ -139,7 +146,7 @@ def main() -> None:
             )
             print(f"AWS calls per status: {calls}")
             print(f"ratio in-process / fresh-client chain: {in_proc / cold_chain:.2f}")
-            print(f"ratio in-process / warm chain:         {in_proc / warm_chain:.2f}")
+            print(f"ratio warm status / warm chain:        {warm_status / warm_chain:.2f}")
             print(f"ratio subprocess / chain as a process:  {cli / chain_proc:.2f}")
             print(f"(drctl --version start-up alone: {startup * 1000:.0f} ms)")
         finally:
