@@ -14,6 +14,7 @@ from drctl.errors import ExitCode
 
 pytestmark = [pytest.mark.twin]
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "status-json.md"
 POLL_S = 15.0  # the lab publishes samples every second and evaluates health on each read
 
 
@@ -45,6 +46,22 @@ def test_healthy_topology_is_ready(seeded, capsys) -> None:
     assert east["reachable"] and west["reachable"]
     assert west["replication_lag_ms"] is not None and east["replication_lag_ms"] is None
     assert report["estimated_rto_s"] <= report["rto_objective_s"]
+
+
+def documented_keys(section: str) -> set[str]:
+    """Keys in the first column of the table under `## <section>` in docs/status-json.md."""
+    text = DOCS.read_text().split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return {line.split("`")[1] for line in text.splitlines() if line.startswith("| `")}
+
+
+def test_json_keys_are_the_documented_ones(seeded, capsys) -> None:
+    _, stack = seeded
+    _, report = status(capsys, stack)
+    assert set(report) == documented_keys("Top level")
+    for region in report["regions"].values():
+        assert set(region) == documented_keys("`regions.<name>`")
+    for term in report["rpo_terms"] + report["rto_terms"]:
+        assert set(term) == {"name", "seconds", "source", "estimate"}
 
 
 def test_screen_renders_the_same_facts(seeded, capsys) -> None:
