@@ -1,0 +1,192 @@
+"""`drctl deploy` and `drctl destroy`: Terraform, wrapped (the logic lives in drctl/deploy/)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from drctl.cli.app import app
+from drctl.errors import DrctlError, ExitCode
+
+if TYPE_CHECKING:
+    from drctl.deploy.core import DeployRequest
+    from drctl.deploy.plan import PlanSummary
+    from drctl.deploy.tf import ApplyEvent
+
+StackOpt = Annotated[
+    Path | None, typer.Option("--stack", help="Stack file to write. Default: $DRCTL_HOME/stack.toml")
+]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Deploy to the offline twin (starts it if needed).")]
+TfDirOpt = Annotated[
+    Path | None, typer.Option("--terraform-dir", help="The Terraform configuration. Example: ./terraform")
+]
+VarFileOpt = Annotated[
+    Path | None,
+    typer.Option("--var-file", help="Terraform variables as JSON. Example: --var-file prod.tfvars.json"),
+]
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _CliUi:
+    """Progress on stderr: one line per message, a [done/total] line per finished resource."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            _err(message)
+
+    def plan(self, summary: PlanSummary) -> None:
+        counts = summary.counts
+        if not counts:
+            self.say("plan: no changes")
+            return
+        parts = [f"{n} to {action}" for action, n in sorted(counts.items())]
+        self.say("plan: " + ", ".join(parts))
+        for change in summary.destructive:
+            self.say(f"  ! {change.action:<8} {change.address}")
+        for refusal in summary.refusals:
+            self.say(f"  REFUSED: {refusal}")
+
+    def progress(self, done: int, total: int, event: ApplyEvent) -> None:
+        if event.kind == "apply_complete":
+            self.say(f"[{done}/{total}] {event.resource} ({event.action}) done")
+        elif event.kind == "apply_errored":
+            self.say(f"[{done}/{total}] {event.resource} FAILED")
+
+
+def _terraform_dir(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    here = Path("terraform")
+    if (here / "main.tf").exists():
+        return here
+    import drctl
+
+    return Path(drctl.__file__).resolve().parents[1] / "terraform"
+
+
+def _user_vars(var_file: Path | None) -> dict[str, Any]:
+    if var_file is None:
+        return {}
+    try:
+        data = json.loads(var_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise DrctlError(
+            f"cannot read {var_file}: {e}", code=ExitCode.CONFIG, hint="give a .tfvars.json file"
+        ) from None
+    if not isinstance(data, dict):
+        raise DrctlError(f"{var_file}: expected a JSON object", code=ExitCode.CONFIG)
+    return data
+
+
+def _request(
+    *, lab: bool, stack: Path | None, terraform_dir: Path | None, var_file: Path | None, **flags: Any
+) -> DeployRequest:
+    from drctl.deploy.core import DeployRequest
+    from drctl.stack import resolve_stack_path
+
+    source = _terraform_dir(terraform_dir)
+    if not (source / "main.tf").exists():
+        raise DrctlError(
+            f"no Terraform configuration in {source}", code=ExitCode.CONFIG, hint="pass --terraform-dir"
+        )
+    stack_path = resolve_stack_path(stack)
+    user = _user_vars(var_file)
+    if lab:
+        from drctl.deploy.labdeploy import lab_request
+
+        return lab_request(source=source, stack_path=stack_path, user_variables=user, progress=_err, **flags)
+    import os
+
+    from drctl.aws.clients import ClientFactory
+    from drctl.stack import AwsSettings
+
+    settings = AwsSettings(profile=os.environ.get("AWS_PROFILE"))
+    section: dict[str, Any] = {"profile": settings.profile} if settings.profile else {}
+    return DeployRequest(
+        workdir=source,
+        stack_path=stack_path,
+        variables=user,
+        aws_section=section,
+        client=ClientFactory(settings).client,
+        expected_account=flags.pop("account_id", None),
+        **flags,
+    )
+
+
+@app.command()
+def deploy(
+    lab: LabOpt = False,
+    stack: StackOpt = None,
+    terraform_dir: TfDirOpt = None,
+    var_file: VarFileOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat terraform validate warnings as failures.")
+    ] = False,
+    allow_destructive: Annotated[
+        bool,
+        typer.Option(
+            "--allow-destructive",
+            help="Apply even if the plan destroys/replaces/detaches a database cluster or moves Route53 PRIMARY "
+            "off the current writer (refused otherwise, exit 7).",
+        ),
+    ] = False,
+    outputs_only: Annotated[
+        bool, typer.Option("--outputs-only", help="Only rewrite the stack file from Terraform's outputs.")
+    ] = False,
+    account_id: Annotated[
+        str | None, typer.Option("--account-id", help="Refuse unless the credentials are in this account.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON result on stdout.")] = False,
+) -> None:
+    """Preflight, plan (refusing destructive changes), apply with progress, write the stack file.
+
+    Example: drctl deploy --lab    (the offline twin)   |   drctl deploy --var-file prod.tfvars.json
+    """
+    from drctl.deploy.core import deploy as run_deploy
+
+    flags: dict[str, Any] = {
+        "strict": strict,
+        "allow_destructive": allow_destructive,
+        "outputs_only": outputs_only,
+    }
+    if account_id and not lab:
+        flags["account_id"] = account_id
+    req = _request(lab=lab, stack=stack, terraform_dir=terraform_dir, var_file=var_file, **flags)
+    result = run_deploy(req, _CliUi())
+    if as_json:
+        counts = result.summary.counts if result.summary else {}
+        typer.echo(json.dumps({"stack": str(result.stack_path), "changed": result.changed, "plan": counts}))
+    else:
+        typer.echo(
+            f"deployed; stack file {result.stack_path}"
+            if result.changed
+            else f"no changes; stack file {result.stack_path}"
+        )
+
+
+@app.command()
+def destroy(
+    lab: LabOpt = False,
+    terraform_dir: TfDirOpt = None,
+    var_file: VarFileOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Destroy everything the stack's Terraform manages (labs, test environments). Example: drctl destroy --lab"""
+    from drctl.deploy.core import destroy as run_destroy
+
+    req = _request(lab=lab, stack=None, terraform_dir=terraform_dir, var_file=var_file)
+    where = "the offline twin" if lab else "AWS"
+    if not yes and not typer.confirm(f"Destroy the whole stack in {where} ({req.workdir})?", err=True):
+        raise typer.Abort()
+    run_destroy(req, _CliUi())
+    typer.echo(f"destroyed the stack in {where}")

@@ -1,0 +1,195 @@
+"""`drctl deploy`: preflight, plan, plan summary with refusals, apply with progress, the stack file.
+
+Terraform runs in `workdir`: terraform/ itself for a real deployment, or a copy with a generated lab override
+for the offline twin (drctl/deploy/labdeploy.py). The database password is generated here, held in memory, and
+given to Terraform only through its process environment (TF_VAR_master_password): never in a file, log or output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from drctl.deploy.plan import PlanSummary, summarize_plan
+from drctl.deploy.tf import ApplyEvent, TerraformRunner, diag_line, private_umask
+from drctl.deploy.toolchain import find_provider_mirror, terraform_env, write_cli_config
+from drctl.errors import DrctlError, ExitCode
+from drctl.stack import write_stack_file
+
+PLAN_FILE = "drctl.tfplan"
+VAR_FILE = "drctl.tfvars.json"
+DEFAULTS = {"primary_region": "us-east-1", "secondary_region": "us-west-2", "engine_version": "16.8"}
+
+
+@dataclass
+class DeployRequest:
+    workdir: Path  # where terraform runs
+    stack_path: Path  # the stack file to write
+    variables: dict[str, Any] = field(default_factory=dict)  # non-secret Terraform variables
+    aws_section: dict[str, Any] = field(default_factory=dict)  # the stack file's [aws] table
+    client: Callable[[str, str], Any] | None = None  # boto3 client maker for preflight (None: skip preflight)
+    expected_account: str | None = None
+    strict: bool = False
+    allow_destructive: bool = False
+    outputs_only: bool = False
+    binary: str = "terraform"
+    cli_dir: Path | None = None  # where the Terraform CLI config is written (default: workdir/.drctl)
+
+
+@dataclass
+class DeployResult:
+    stack_path: Path
+    changed: bool
+    summary: PlanSummary | None
+    warnings: list[str]
+
+
+class Ui(Protocol):
+    """What deploy tells people; the CLI renders it (stderr), tests record it."""
+
+    def say(self, message: str) -> None: ...
+
+    def plan(self, summary: PlanSummary) -> None: ...
+
+    def progress(self, done: int, total: int, event: ApplyEvent) -> None: ...
+
+
+def make_runner(req: DeployRequest, *, password: str | None = None) -> TerraformRunner:
+    cli_dir = req.cli_dir or req.workdir / ".drctl"
+    env = terraform_env(write_cli_config(cli_dir, find_provider_mirror()))
+    env.pop("TF_LOG", None)  # a debug log would record the password sent to RDS
+    if password:
+        env["TF_VAR_master_password"] = password
+    return TerraformRunner(req.workdir, env=env, binary=req.binary, var_file=req.workdir / VAR_FILE)
+
+
+def _write_var_file(req: DeployRequest, variables: Mapping[str, Any]) -> None:
+    with private_umask():
+        path = req.workdir / VAR_FILE
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(dict(variables), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def write_stack_from_outputs(outputs: Mapping[str, Any], req: DeployRequest) -> Path:
+    """The stack file from the `drctl_stack` output plus the [aws] table, written atomically."""
+    stack = outputs.get("drctl_stack")
+    if not isinstance(stack, dict):
+        raise DrctlError(
+            "terraform has no drctl_stack output",
+            code=ExitCode.TERRAFORM,
+            hint="deploy first (drctl deploy), or check that the configuration is drctl's terraform/",
+        )
+    data = dict(stack)
+    if req.aws_section:
+        data["aws"] = dict(req.aws_section)
+    return write_stack_file(data, req.stack_path)
+
+
+def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
+    """Plan and apply the stack (or only refresh the stack file), refusing destructive changes unless allowed."""
+    variables = {**DEFAULTS, **req.variables}
+    regions = (str(variables["primary_region"]), str(variables["secondary_region"]))
+    password = secrets.token_urlsafe(24)  # only sent when the cluster is created or the version changes
+    runner = make_runner(req, password=password)
+    runner.version()
+    if req.outputs_only:
+        ui.say("reading terraform outputs")
+        path = write_stack_from_outputs(runner.outputs(), req)
+        ui.say(f"stack file written: {path}")
+        return DeployResult(path, False, None, [])
+
+    _write_var_file(req, variables)
+    ui.say("terraform init")
+    runner.init()
+    warnings = [_diag_text(d) for d in runner.validate()]
+    for w in warnings:
+        ui.say(f"warning: {w}")
+    if warnings and req.strict:
+        raise DrctlError(
+            f"terraform validate reported {len(warnings)} warning(s), refused with --strict: {warnings[0]}",
+            code=ExitCode.REFUSED,
+            hint="fix the deprecated or questionable arguments, or deploy without --strict",
+        )
+
+    if req.client is not None:
+        from drctl.deploy.preflight import run_preflight
+
+        global_id = f"{variables.get('name', 'payments')}-{variables.get('environment', 'prod')}"
+        global_id += f"{variables.get('environment_suffix', '')}-global"
+        pre = run_preflight(
+            req.client,
+            regions=regions,
+            engine_version=str(variables["engine_version"]),
+            expected_account=req.expected_account,
+            global_cluster_id=global_id,
+            say=ui.say,
+        )
+        if pre.writer_region and "writer_region" not in req.variables:
+            variables["writer_region"] = pre.writer_region
+            _write_var_file(req, variables)
+    writer = str(variables.get("writer_region") or regions[0])
+
+    ui.say("terraform plan")
+    changed = runner.plan(PLAN_FILE)
+    summary = summarize_plan(runner.show_plan(PLAN_FILE), writer_region=writer)
+    ui.plan(summary)
+    if summary.refusals and not req.allow_destructive:
+        raise DrctlError(
+            f"the plan would {summary.refusals[0]}"
+            + (f" (and {len(summary.refusals) - 1} more)" if len(summary.refusals) > 1 else ""),
+            code=ExitCode.REFUSED,
+            hint="nothing was changed; review the plan, then re-run with --allow-destructive if this is intended",
+        )
+
+    if changed:
+        total = summary.total
+        done = 0
+
+        def on_event(event: ApplyEvent) -> None:
+            nonlocal done
+            if event.kind == "apply_complete":
+                done += 1
+            if event.kind in ("apply_start", "apply_complete", "apply_errored"):
+                ui.progress(done, total, event)
+
+        try:
+            runner.apply(PLAN_FILE, on_event)
+        except KeyboardInterrupt:
+            raise DrctlError(
+                f"interrupted: terraform stopped after {done} of {total} changes and saved its state",
+                code=ExitCode.INTERRUPTED,
+                hint="run drctl deploy again to finish; it plans from the saved state",
+            ) from None
+    else:
+        ui.say("no changes")
+
+    path = write_stack_from_outputs(runner.outputs(), req)
+    ui.say(f"stack file written: {path}")
+    return DeployResult(path, changed, summary, warnings)
+
+
+def destroy(req: DeployRequest, ui: Ui) -> None:
+    """Destroy everything the configuration manages (labs and test environments)."""
+    variables = {**DEFAULTS, **req.variables}
+    runner = make_runner(req)
+    runner.version()
+    _write_var_file(req, variables)
+    runner.init()
+    try:
+        runner.destroy(lambda line: ui.say(line) if "Destroy" in line or "Error" in line else None)
+    except KeyboardInterrupt:
+        raise DrctlError(
+            "interrupted: terraform stopped and saved its state",
+            code=ExitCode.INTERRUPTED,
+            hint="run drctl destroy again to finish",
+        ) from None
+
+
+def _diag_text(diag: Mapping[str, Any]) -> str:
+    return diag_line(diag)

@@ -1,0 +1,129 @@
+"""Checks before `terraform plan`: right account, both regions answer, the engine version supports Aurora global
+databases in both regions, KMS usable in both regions, and which region writes now (so a redeploy after a failover
+keeps the new topology). Each failure is one DrctlError saying what to do; nothing has been changed yet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from drctl.errors import DrctlError, ExitCode
+
+ENGINE = "aurora-postgresql"
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    account_id: str
+    writer_region: str | None  # None: no global cluster yet (first deploy)
+    global_versions: dict[str, list[str]]  # region -> versions supporting global databases
+
+
+def _aws_error(e: Exception, action: str, region: str) -> DrctlError:
+    from drctl.aws.clients import to_drctl_error
+
+    return to_drctl_error(e, action=action, region=region)
+
+
+def global_db_versions(rds: Any) -> list[str]:
+    """Aurora PostgreSQL versions whose SupportsGlobalDatabases is true in this client's region."""
+    versions: list[str] = []
+    marker: str | None = None
+    for _ in range(50):  # bounded: a real region lists a few hundred versions, 100 per page
+        kwargs: dict[str, Any] = {"Engine": ENGINE, "MaxRecords": 100}
+        if marker:
+            kwargs["Marker"] = marker
+        page = rds.describe_db_engine_versions(**kwargs)
+        versions += [
+            v["EngineVersion"] for v in page.get("DBEngineVersions", []) if v.get("SupportsGlobalDatabases")
+        ]
+        marker = page.get("Marker")
+        if not marker:
+            break
+    return versions
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
+
+def check_engine_version(version: str, by_region: dict[str, list[str]]) -> None:
+    """Refuse a version that does not support global databases in every region, naming those that would."""
+    missing = [r for r, versions in by_region.items() if version not in versions]
+    if not missing:
+        return
+    common = set.intersection(*(set(v) for v in by_region.values())) if by_region else set()
+    would_work = ", ".join(sorted(common, key=_version_key, reverse=True)[:8]) or "none"
+    raise DrctlError(
+        f"aurora-postgresql {version} does not support global databases in {', '.join(missing)}",
+        code=ExitCode.REFUSED,
+        hint=f"set engine_version to one that does in both regions: {would_work}",
+    )
+
+
+def run_preflight(
+    client: Callable[[str, str], Any],
+    *,
+    regions: tuple[str, str],
+    engine_version: str,
+    expected_account: str | None,
+    global_cluster_id: str | None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> PreflightResult:
+    """`client(service, region)` gives a boto3 client (ClientFactory.client)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        account = str(client("sts", regions[0]).get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as e:
+        raise _aws_error(e, "sts:GetCallerIdentity", regions[0]) from e
+    if expected_account and account != expected_account:
+        raise DrctlError(
+            f"the credentials in use belong to account {account}, the stack to {expected_account}",
+            code=ExitCode.AWS_AUTH,
+            hint="switch profile (AWS_PROFILE) to the stack's account",
+        )
+    say(f"preflight: account {account}")
+
+    by_region: dict[str, list[str]] = {}
+    for region in regions:
+        try:
+            by_region[region] = global_db_versions(client("rds", region))
+        except (BotoCoreError, ClientError) as e:
+            raise _aws_error(e, "rds:DescribeDBEngineVersions", region) from e
+        try:
+            client("kms", region).list_aliases(Limit=1)
+        except (BotoCoreError, ClientError) as e:
+            raise _aws_error(e, "kms:ListAliases", region) from e
+        say(f"preflight: {region} reachable, KMS usable")
+    check_engine_version(engine_version, by_region)
+    say(f"preflight: aurora-postgresql {engine_version} supports global databases in both regions")
+
+    writer = current_writer(client, regions, global_cluster_id) if global_cluster_id else None
+    if writer:
+        say(f"preflight: {writer} writes now")
+    return PreflightResult(account_id=account, writer_region=writer, global_versions=by_region)
+
+
+def current_writer(
+    client: Callable[[str, str], Any], regions: tuple[str, str], global_cluster_id: str
+) -> str | None:
+    """The region of the global cluster's writer, asking each region in turn; None if it does not exist yet."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from drctl.aws.clients import error_code
+    from drctl.aws.rds import describe_global_cluster
+
+    for region in regions:
+        try:
+            cluster = describe_global_cluster(client("rds", region), global_cluster_id)
+        except ClientError as e:
+            if error_code(e) == "GlobalClusterNotFoundFault":
+                return None
+            continue
+        except BotoCoreError:
+            continue
+        writer = cluster.writer
+        return writer.region if writer else None
+    return None

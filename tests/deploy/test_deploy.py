@@ -1,0 +1,259 @@
+"""drctl deploy against a fake `terraform` on PATH: argv, failures, Ctrl-C, refusals, stack file, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.deploy import core
+from drctl.deploy.core import DeployRequest, deploy
+from drctl.deploy.plan import PlanSummary
+from drctl.deploy.tf import ApplyEvent, TerraformRunner
+from drctl.errors import DrctlError, ExitCode
+from drctl.stack import load_stack
+
+FAKE = Path(__file__).with_name("fake_terraform.py")
+SECRET = "SENTINEL-deploy-password-1b2c3d"
+
+
+class RecordingUi:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.progress_seen: list[tuple[int, int, str]] = []
+
+    def say(self, message: str) -> None:
+        self.lines.append(message)
+
+    def plan(self, summary: PlanSummary) -> None:
+        self.lines.append(f"plan {summary.counts} refusals={summary.refusals}")
+
+    def progress(self, done: int, total: int, event: ApplyEvent) -> None:
+        self.progress_seen.append((done, total, event.kind))
+
+
+@pytest.fixture
+def fake_tf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`terraform` on PATH is the fake; returns its call log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "terraform"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
+    wrapper.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_TF_LOG", str(log))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TF_PLUGIN_DIR", str(tmp_path / "no-mirror"))
+    monkeypatch.setattr(core.secrets, "token_urlsafe", lambda n: SECRET)
+    return log
+
+
+def calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def commands(log: Path) -> list[str]:
+    return [c["argv"][0] for c in calls(log) if "argv" in c]
+
+
+def request(tmp_path: Path, **kw: Any) -> DeployRequest:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / "main.tf").write_text("# placeholder\n")
+    return DeployRequest(workdir=work, stack_path=tmp_path / "home" / "stack.toml", **kw)
+
+
+# ------------------------------------------------------------------------------------------------ argv
+
+
+def test_terraform_argv_is_pinned(tmp_path: Path) -> None:
+    r = TerraformRunner(tmp_path, env={}, var_file=tmp_path / "v.json")
+    v = f"-var-file={tmp_path / 'v.json'}"
+    assert r.init_argv() == ["terraform", "init", "-input=false", "-no-color"]
+    assert r.init_argv(plugin_dir=Path("/m"), upgrade=True) == [
+        *("terraform", "init", "-input=false", "-no-color", "-upgrade", "-plugin-dir=/m")
+    ]
+    assert r.validate_argv() == ["terraform", "validate", "-json", "-no-color"]
+    assert r.plan_argv("p.tfplan") == [
+        *("terraform", "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=p.tfplan", v)
+    ]
+    assert r.show_argv("p.tfplan") == ["terraform", "show", "-json", "-no-color", "p.tfplan"]
+    assert r.apply_argv("p.tfplan") == ["terraform", "apply", "-input=false", "-no-color", "-json", "p.tfplan"]
+    assert r.output_argv() == ["terraform", "output", "-json", "-no-color"]
+    assert r.destroy_argv() == ["terraform", "destroy", "-input=false", "-no-color", "-auto-approve", v]
+    assert not any("-force" in a or "synchronous" in a for a in r.destroy_argv() + r.apply_argv("p"))
+
+
+# ------------------------------------------------------------------------------------- happy paths
+
+
+def test_deploy_applies_with_progress_and_writes_the_stack(fake_tf: Path, tmp_path: Path) -> None:
+    ui = RecordingUi()
+    aws = {"endpoints": {"us-east-1": "http://127.0.0.1:1"}, "static_credentials": {"access_key_id": "test"}}
+    result = deploy(request(tmp_path, aws_section=aws), ui)
+    assert result.changed
+    assert commands(fake_tf) == ["version", "init", "validate", "plan", "show", "apply", "output"]
+    assert [p for p in ui.progress_seen if p[2] == "apply_complete"] == [
+        (1, 3, "apply_complete"),
+        (2, 3, "apply_complete"),
+        (3, 3, "apply_complete"),
+    ]
+    stack = load_stack(result.stack_path)
+    assert stack.name == "payments-test" and stack.primary.name == "us-east-1"
+    assert stack.aws.endpoints == {"us-east-1": "http://127.0.0.1:1"}
+
+
+def test_no_changes_skips_apply(fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "no_changes")
+    ui = RecordingUi()
+    result = deploy(request(tmp_path), ui)
+    assert not result.changed and "no changes" in ui.lines
+    assert "apply" not in commands(fake_tf)
+    assert result.stack_path.exists()
+
+
+def test_outputs_only_refreshes_the_stack_file_without_planning(fake_tf: Path, tmp_path: Path) -> None:
+    result = deploy(request(tmp_path, outputs_only=True), RecordingUi())
+    assert commands(fake_tf) == ["version", "output"]
+    assert load_stack(result.stack_path).global_cluster_id == "payments-test-global"
+
+
+# ---------------------------------------------------------------------------------------- failures
+
+
+def test_missing_terraform_is_one_line_with_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path), RecordingUi())
+    assert e.value.code == ExitCode.TERRAFORM
+    assert "not found" in e.value.message and "install Terraform >= 1.11" in (e.value.hint or "")
+
+
+def test_old_terraform_is_refused(fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "old")
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path), RecordingUi())
+    assert e.value.code == ExitCode.TERRAFORM and "1.5.7 is too old" in e.value.message
+    assert commands(fake_tf) == ["version"]
+
+
+def test_plan_failure_names_terraforms_error(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "plan_fail")
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path), RecordingUi())
+    assert e.value.code == ExitCode.TERRAFORM and "Invalid provider configuration" in e.value.message
+    assert "apply" not in commands(fake_tf)
+
+
+def test_apply_failure_mid_way_names_the_resource_and_writes_no_stack(
+    fake_tf: Path, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "apply_fail")
+    ui = RecordingUi()
+    req = request(tmp_path)
+    with pytest.raises(DrctlError) as e:
+        deploy(req, ui)
+    assert e.value.code == ExitCode.TERRAFORM
+    assert "creating KMS Key" in e.value.message and "module.primary.aws_kms_key.this" in e.value.message
+    assert (1, 3, "apply_complete") in ui.progress_seen
+    assert not req.stack_path.exists()
+
+
+def test_strict_turns_validate_warnings_into_a_refusal(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "warn")
+    ui = RecordingUi()
+    deploy(request(tmp_path), ui)
+    assert any(line.startswith("warning: Deprecated argument") for line in ui.lines)
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path, strict=True), RecordingUi())
+    assert e.value.code == ExitCode.REFUSED and "Deprecated argument" in e.value.message
+
+
+def _plan_with(*changes: dict[str, Any]) -> str:
+    return json.dumps({"resource_changes": [{"mode": "managed", **c} for c in changes]})
+
+
+def test_destroying_a_member_cluster_is_refused_unless_allowed(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(
+        "FAKE_TF_PLAN",
+        _plan_with(
+            {
+                "address": "module.secondary.aws_rds_cluster.this",
+                "type": "aws_rds_cluster",
+                "change": {"actions": ["delete", "create"], "before": {}, "after": {}},
+            }
+        ),
+    )
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path), RecordingUi())
+    assert e.value.code == ExitCode.REFUSED and "aws_rds_cluster.this would be replaced" in e.value.message
+    assert "apply" not in commands(fake_tf)
+    deploy(request(tmp_path, allow_destructive=True), RecordingUi())
+    assert "apply" in commands(fake_tf)
+
+
+def test_primary_record_off_the_current_writer_is_refused(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    record = {
+        "address": 'aws_route53_record.app["us-east-1"]',
+        "type": "aws_route53_record",
+        "change": {
+            "actions": ["update"],
+            "before": {"set_identifier": "us-east-1", "failover_routing_policy": [{"type": "SECONDARY"}]},
+            "after": {"set_identifier": "us-east-1", "failover_routing_policy": [{"type": "PRIMARY"}]},
+        },
+    }
+    monkeypatch.setenv("FAKE_TF_PLAN", _plan_with(record))
+    with pytest.raises(DrctlError) as e:
+        deploy(request(tmp_path, variables={"writer_region": "us-west-2"}), RecordingUi())
+    assert e.value.code == ExitCode.REFUSED and "us-west-2 writes now" in e.value.message
+
+
+def test_ctrl_c_stops_terraform_cleanly(fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_TF_MODE", "interrupt")
+    req = request(tmp_path)
+    script = (
+        "import sys; from pathlib import Path; from drctl.deploy.core import DeployRequest, deploy\n"
+        "from drctl.errors import DrctlError\n"
+        "class Ui:\n    say = plan = progress = lambda self, *a: None\n"
+        f"req = DeployRequest(workdir=Path({str(req.workdir)!r}), stack_path=Path({str(req.stack_path)!r}))\n"
+        "try:\n    deploy(req, Ui())\nexcept DrctlError as e:\n"
+        "    print(e.message, file=sys.stderr); sys.exit(int(e.code))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and commands(fake_tf)[-1:] != ["apply"]:
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the fake install its SIGINT handler
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert "interrupted: terraform stopped after 1 of 3 changes and saved its state" in err
+    assert {"signal": int(signal.SIGINT)} in calls(fake_tf)  # terraform itself got the interrupt
+    assert not req.stack_path.exists()
+
+
+# ----------------------------------------------------------------------------------------- secrets
+
+
+def test_no_secret_in_any_file_log_or_output(fake_tf: Path, tmp_path: Path, capsys) -> None:
+    ui = RecordingUi()
+    deploy(request(tmp_path), ui)
+    # The password reached terraform, in its environment only, for plan and apply.
+    by_cmd = {c["argv"][0]: c["password_env"] for c in calls(fake_tf) if "argv" in c}
+    assert by_cmd["plan"] and by_cmd["apply"]
+    assert all(SECRET not in " ".join(c.get("argv", [])) for c in calls(fake_tf))
+    out = capsys.readouterr()
+    assert SECRET not in out.out + out.err + "\n".join(ui.lines)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    var_file = tmp_path / "work" / core.VAR_FILE
+    assert var_file.stat().st_mode & 0o077 == 0
