@@ -262,7 +262,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         max_switchover_lag_ms=stack.objectives.max_switchover_lag_ms,
         ready=not reasons,
         reasons=tuple(reasons),
-        warnings=tuple(_warnings(reports, writer)),
+        warnings=tuple(_warnings(reports, writer, serving_region)),
         route53_reachable=not route53_down,
     )
 
@@ -278,8 +278,11 @@ def _record_region(stack: Stack, record: RecordSet | None) -> str | None:
     return None
 
 
-def _warnings(reports: Mapping[str, RegionReport], writer: str | None) -> list[str]:
+def _warnings(reports: Mapping[str, RegionReport], writer: str | None, serving: str | None) -> list[str]:
     out: list[str] = []
+    if writer and serving and writer != serving:
+        # After a switchover without a traffic flip (or the reverse): the app writes across regions or fails.
+        out.append(f"Route53 answers {serving} but the writer is {writer}")
     for r in reports.values():
         if r.replication is not None and (r.replication.rule_status != "Enabled" or not r.replication.rtc_enabled):
             out.append(f"S3 replication of {r.replication.bucket} is not enabled with RTC")

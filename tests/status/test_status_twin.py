@@ -152,3 +152,22 @@ def test_watch_refreshes_and_exits_with_the_last_verdict(seeded, capsys, monkeyp
     rc = run(["status", "--stack", str(stack), "--watch", "--interval", "0.5"])
     out = capsys.readouterr().out
     assert rc == ExitCode.OK and "writer: us-east-1" in out
+
+
+def test_writer_is_read_from_aws_after_a_switchover(seeded, capsys) -> None:
+    twin, stack = seeded
+    from drctl.stack import load_stack
+
+    s = load_stack(stack)
+    twin.control.set_durations(switchover_s=0)
+    twin.client("rds", "us-west-2").switchover_global_cluster(
+        GlobalClusterIdentifier=s.global_cluster_id, TargetDbClusterIdentifier=s.secondary.cluster_arn
+    )
+    _, report = status_until(capsys, stack, lambda r: r["writer_region"] == "us-west-2")
+    assert report["writer_region"] == "us-west-2"
+    east, west = report["regions"]["us-east-1"], report["regions"]["us-west-2"]
+    assert (east["role"], east["deployment_role"]) == ("secondary", "primary")
+    assert (west["role"], west["deployment_role"]) == ("writer", "secondary")
+    # Traffic was not flipped: Route53 still answers the primary record, and status says so.
+    assert report["serving_region"] == "us-east-1"
+    assert "Route53 answers us-east-1 but the writer is us-west-2" in report["warnings"]
