@@ -6,12 +6,13 @@ Built on drctl/aws read functions and drctl.status.health; kept here because onl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from drctl.aws import cloudwatch, route53
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.models import AuroraLag, HealthVerdict, Sample
-from drctl.stack import Stack
+from drctl.stack import RegionStack, Stack
 from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
 
 
@@ -23,6 +24,52 @@ def alarm_state(clients: Clients, region: str, alarm_name: str) -> str | None:
     """StateValue of one alarm (None if it does not exist)."""
     alarms = clients.client("cloudwatch", region).describe_alarms(AlarmNames=[alarm_name]).get("MetricAlarms", [])
     return str(alarms[0].get("StateValue")) if alarms else None
+
+
+@dataclass(frozen=True)
+class SwitchWindow:
+    """When a thrown switch can be reset: the alarm's period and the newest drain datapoint (value >= 1)."""
+
+    period_s: int
+    last_drain: datetime | None
+
+    def clear_at(self) -> datetime | None:
+        """After this instant the alarm's window no longer holds a drain datapoint (None: none seen)."""
+        return self.last_drain + timedelta(seconds=self.period_s + 1) if self.last_drain else None
+
+
+def switch_window(clients: Clients, stack: Stack, region: RegionStack) -> SwitchWindow:
+    """Read the switch alarm of `region` (it lives in the other region) and its recent drain datapoints."""
+    cw = clients.client("cloudwatch", region.switch_alarm_region)
+    alarms = cw.describe_alarms(AlarmNames=[region.switch_alarm_name]).get("MetricAlarms", [])
+    period = int(alarms[0].get("Period", 60)) if alarms else 60
+    now = datetime.now(UTC)
+    sw = stack.switch
+    resp = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "drain",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": sw.namespace,
+                        "MetricName": sw.metric_name,
+                        "Dimensions": [{"Name": sw.dimension_name, "Value": region.name}],
+                    },
+                    "Period": 1,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(seconds=2 * period + 60),
+        EndTime=now + timedelta(seconds=60),
+    )
+    drains = [
+        ts.astimezone(UTC)
+        for r in resp.get("MetricDataResults", [])
+        for ts, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
+        if v >= 1
+    ]
+    return SwitchWindow(period, max(drains) if drains else None)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,14 @@ def flip_calls(stack: Stack, req: Request, target_drained: bool | None) -> list[
             calls.append(_invert(source, True, "stop Route53 answering with the source's record"))
         return calls
     if target_drained:
-        calls += _switch(stack, target, 0, "OK", reason, "un-drain the target (its switch is thrown)")
+        calls += _switch(
+            stack,
+            target,
+            0,
+            "OK",
+            reason,
+            "un-drain the target (its switch is thrown; first waits until the drain has left the alarm period)",
+        )
     if source.role == "primary":
         calls += _switch(stack, source, 1, "ALARM", reason, "drain the source: its record's check turns")
     return calls

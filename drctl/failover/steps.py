@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,7 +21,7 @@ from drctl.failover.journal import Journal
 from drctl.failover.observe import Clients
 from drctl.failover.plan import PLANNED, UNPLANNED, Facts, Request, capacity_call, flip_calls, keep_snapshot_id
 from drctl.failover.preflight import GLOBAL_PATH_DOWN, IN_PROGRESS, read_global
-from drctl.failover.waiting import NotYet, is_transient, wait_until
+from drctl.failover.waiting import Interrupted, NotYet, is_transient, wait_until
 from drctl.stack import RegionStack, Stack
 
 MAX_PROMOTION_SENDS = 4  # attempts of the promotion call itself, each only after a re-read says it is needed
@@ -276,10 +277,39 @@ def flip(run: Run) -> dict[str, Any]:
     done = []
     for call in calls:
         assert call.send is not None
+        if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
+            _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         resp = call.send(run.clients.client(call.service, call.region))
         done.append({**call.describe(), "request_id": resp.get("ResponseMetadata", {}).get("RequestId", "")})
     return {"calls": done}
+
+
+def _wait_for_switch_window(run: Run, region: RegionStack) -> None:
+    """A switch thrown less than one alarm period ago would re-arm itself (Maximum over the period still sees
+    the 1): wait until that datapoint has left the window before resetting it. Only a quick failback waits."""
+    window = observe.switch_window(run.clients, run.stack, region)
+    clear_at = window.clear_at()
+    if clear_at is None:
+        return
+    wait_s = (clear_at - datetime.now(UTC)).total_seconds()
+    if wait_s <= 0:
+        return
+    if wait_s > run.remaining():
+        raise DrctlError(
+            f"the switch for {region.name} was thrown {window.period_s - wait_s:.0f}s ago and cannot be reset "
+            f"for {wait_s:.0f}s (alarm period {window.period_s}s)",
+            code=ExitCode.FAILED,
+            hint="resume the run once the alarm period has passed",
+        )
+    run.progress(
+        f"waiting {wait_s:.1f}s: the drain of {region.name} is still inside its alarm's {window.period_s}s period"
+    )
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        if run.stop_event.is_set():
+            raise Interrupted("flip")
+        time.sleep(min(0.5, max(end - time.monotonic(), 0.0)))
 
 
 # ------------------------------------------------------------------------------------------- verification

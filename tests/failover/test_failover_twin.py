@@ -5,79 +5,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from failover_helpers import PROMOTIONS, failover, lab_healthy, mutations, promotions, writer_region
 
 from drctl.cli.app import run
 from drctl.errors import ExitCode
 
 pytestmark = [pytest.mark.twin]
 
-GLOBAL_ID = "drctl-lab-global"
-PROMOTIONS = ("SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "drctl-home"
-    monkeypatch.setenv("DRCTL_HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def fast(seeded):
-    """The seeded twin with short modelled durations, warmed until the first lag samples exist."""
-    twin, stack = seeded
-    twin.control.set_durations(switchover_s=1.5, failover_s=1.0, promote_s=1.0, warmup_s=0.5)
-    twin.control.set_lag(200)
-    wait_for_lag(twin)
-    twin.control.clear_requests()
-    return twin, stack
-
-
-def wait_for_lag(twin: Any, region: str = "us-west-2", timeout_s: float = 15.0) -> None:
-    cw = twin.client("cloudwatch", region)
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        metrics = cw.list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag").get("Metrics", [])
-        if metrics:
-            time.sleep(1.2)
-            return
-        time.sleep(0.5)
-    raise AssertionError("the lab published no lag samples")
-
-
-def failover(capsys: pytest.CaptureFixture[str], stack: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    rc = run(["failover", "--stack", str(stack), "--yes", "--json", *args])
-    out = capsys.readouterr().out
-    return rc, (json.loads(out) if out.strip() else {})
-
-
-def writer_region(twin: Any, region: str = "us-west-2") -> str:
-    gc = twin.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)["GlobalClusters"][
-        0
-    ]
-    writers = [m["DBClusterArn"].split(":")[3] for m in gc["GlobalClusterMembers"] if m["IsWriter"]]
-    assert len(writers) == 1, gc
-    return writers[0]
-
-
-def serving(twin: Any) -> dict[str, Any]:
-    return twin.control.health()
-
-
-def promotions(twin: Any) -> list[dict[str, Any]]:
-    return [r for r in twin.control.requests() if r.get("operation") in PROMOTIONS]
-
-
-def mutations(twin: Any) -> list[dict[str, Any]]:
-    reads = ("Describe", "Get", "List")
-    return [r for r in twin.control.requests() if r.get("operation") and not r["operation"].startswith(reads)]
-
 
 def test_planned_failover_and_failback(fast, home, capsys) -> None:
     twin, stack = fast
+    run(["failover", "--help"])  # one-time imports are not part of a run
+    capsys.readouterr()
     started = time.monotonic()
     rc, report = failover(capsys, stack, "--to", "secondary")
     wall = time.monotonic() - started
@@ -92,9 +33,109 @@ def test_planned_failover_and_failback(fast, home, capsys) -> None:
     assert abs(report["rto_s"] - wall) <= 0.5
     assert {p["name"] for p in report["phases"]} >= {"preflight", "capacity", "promotion", "traffic flip"}
     assert len(promotions(twin)) == 1
+    # Route53 answers PRIMARY while healthy: the primary record stopped serving, the secondary serves.
+    assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
 
     rc, back = failover(capsys, stack, "--to", "primary")
     assert rc == ExitCode.OK, back
     assert back["outcome"] == "completed" and back["to_region"] == "us-east-1"
     assert writer_region(twin) == "us-east-1"
     assert back["verification"]["traffic"]["serving"] == "us-east-1"
+    assert lab_healthy(twin, stack) == {"us-east-1": True, "us-west-2": True}
+
+
+def test_unplanned_failover_never_calls_the_failed_region(fast, home, capsys) -> None:
+    twin, stack = fast
+    twin.control.set_lag(2500)
+    time.sleep(2.2)  # the lab publishes the new lag within a second
+    twin.control.outage("us-east-1", route53=True)
+    twin.control.clear_requests()
+    rc, report = failover(capsys, stack, "--to", "us-west-2", "--mode", "unplanned", "--allow-data-loss")
+    assert rc == ExitCode.OK, report
+    assert report["outcome"] == "completed" and report["mode"] == "unplanned"
+    log = twin.control.requests()
+    assert log, "the gateway logged nothing"
+    assert not [r for r in log if r.get("port_role") in ("us-east-1", "global") or r.get("region") == "us-east-1"]
+    assert [r["operation"] for r in log if r.get("operation") in PROMOTIONS] == ["FailoverGlobalCluster"]
+    assert abs(report["rpo_s"] - 2.5) <= 0.1, report["rpo"]
+    assert "AuroraGlobalDBRPOLag" in report["rpo"]["source"]
+    assert report["verification"]["fencing"]["verdict"] == "unverifiable"
+    assert report["verification"]["traffic"]["verdict"] == "switch-thrown"
+    assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
+    twin.control.restore()
+    assert writer_region(twin) == "us-west-2"
+
+
+def test_lag_above_bound_is_refused_and_nothing_changes(fast, home, capsys) -> None:
+    twin, stack = fast
+    twin.control.set_lag(5000)
+    time.sleep(2.2)
+    twin.control.clear_requests()
+    rc, report = failover(capsys, stack, "--to", "secondary")
+    assert rc == ExitCode.REFUSED
+    last = report["stderr"].splitlines()[-1]
+    assert last.startswith("drctl: error: preflight refused") and "replication lag above the bound" in last
+    # Only the run lock's own conditional write and release; nothing of the stack.
+    assert {(r["service"], r["operation"]) for r in mutations(twin)} <= {
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "DeleteItem"),
+    }
+    assert writer_region(twin) == "us-east-1"
+
+
+def test_to_the_current_writer_is_a_no_op(fast, home, capsys) -> None:
+    twin, stack = fast
+    rc, report = failover(capsys, stack, "--to", "primary")
+    assert rc == ExitCode.OK and report["outcome"] == "no-op"
+    assert "already writes" in report["message"]
+    assert promotions(twin) == []
+
+
+def test_dry_run_prints_the_calls_and_makes_none(fast, home, capsys) -> None:
+    twin, stack = fast
+    rc = run(["failover", "--stack", str(stack), "--to", "secondary", "--dry-run", "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert rc == ExitCode.OK
+    ops = [(c["service"], c["operation"], c["region"]) for c in plan["calls"]]
+    assert ("rds", "SwitchoverGlobalCluster", "us-west-2") in ops
+    assert ("cloudwatch", "PutMetricData", "us-west-2") in ops
+    assert ("cloudwatch", "SetAlarmState", "us-west-2") in ops
+    assert mutations(twin) == []
+    assert not (home / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--to", "eu-west-9"], "unknown region"),
+        (["--to", "secondary", "--allow-data-loss"], "--allow-data-loss only applies"),
+        (["--to", "secondary", "--mode", "unplanned"], "add --allow-data-loss"),
+        (["--resume", "20261129T121500Z-ab12"], "no run"),
+        (["--to", "secondary", "--stack", "/nonexistent/stack.toml"], "not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(fast, home, capsys, args, needle) -> None:
+    twin, stack = fast
+    argv = (
+        ["failover", *args, "--yes"] if "--stack" in args else ["failover", "--stack", str(stack), *args, "--yes"]
+    )
+    rc = run(argv)
+    captured = capsys.readouterr()
+    assert rc == ExitCode.CONFIG
+    assert captured.err.count("\n") == 1 and needle in captured.err, captured.err
+    assert captured.out == ""
+    assert mutations(twin) == []
+
+
+def test_throttling_and_server_errors_are_retried_and_journaled(fast, home, capsys) -> None:
+    twin, stack = fast
+    twin.control.set_faults(throttle_rate=0.3, error_rate=0.05)
+    rc, report = failover(capsys, stack, "--to", "secondary")
+    twin.control.set_faults()
+    assert rc == ExitCode.OK, report
+    assert report["outcome"] == "completed"
+    assert writer_region(twin) == "us-west-2"
+    journal = [json.loads(line) for line in Path(report["journal"]).read_text().splitlines()]
+    retried = [c for r in journal if r.get("event") == "end" for c in r["calls"] if c["retries"] > 0]
+    assert retried and report["retries"] == sum(r.get("retries", 0) for r in journal if r.get("event") == "end")
+    assert len([p for p in promotions(twin) if p.get("status") == 200]) == 1

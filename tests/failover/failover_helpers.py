@@ -1,0 +1,60 @@
+"""Helpers and fixtures shared by the failover twin tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.cli.app import run
+from drctl.stack import load_stack
+
+GLOBAL_ID = "drctl-lab-global"
+PROMOTIONS = ("SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlobalCluster")
+
+
+def wait_for_lag(twin: Any, region: str = "us-west-2", timeout_s: float = 15.0) -> None:
+    cw = twin.client("cloudwatch", region)
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        metrics = cw.list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag").get("Metrics", [])
+        if metrics:
+            time.sleep(1.2)
+            return
+        time.sleep(0.5)
+    raise AssertionError("the lab published no lag samples")
+
+
+def failover(capsys: pytest.CaptureFixture[str], stack: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run `drctl failover --json` in process; the report (or {} and the error line in report["stderr"])."""
+    rc = run(["failover", "--stack", str(stack), "--yes", "--json", *args])
+    captured = capsys.readouterr()
+    return rc, (json.loads(captured.out) if captured.out.strip() else {"stderr": captured.err})
+
+
+def writer_region(twin: Any, region: str = "us-west-2") -> str:
+    gc = twin.client("rds", region).describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)["GlobalClusters"][
+        0
+    ]
+    writers = [m["DBClusterArn"].split(":")[3] for m in gc["GlobalClusterMembers"] if m["IsWriter"]]
+    assert len(writers) == 1, gc
+    return writers[0]
+
+
+def lab_healthy(twin: Any, stack: Path) -> dict[str, bool]:
+    """The lab's own verdict (not drctl's) on each region's record health check."""
+    regions = load_stack(stack).regions.values()
+    checks = {c["id"]: c["healthy"] for c in twin.control.health()["health_checks"]}
+    return {r.name: checks[r.health_check_id] for r in regions}
+
+
+def promotions(twin: Any) -> list[dict[str, Any]]:
+    return [r for r in twin.control.requests() if r.get("operation") in PROMOTIONS]
+
+
+def mutations(twin: Any) -> list[dict[str, Any]]:
+    reads = ("Describe", "Get", "List")
+    return [r for r in twin.control.requests() if r.get("operation") and not r["operation"].startswith(reads)]
