@@ -171,3 +171,12 @@ def test_writer_is_read_from_aws_after_a_switchover(seeded, capsys) -> None:
     # Traffic was not flipped: Route53 still answers the primary record, and status says so.
     assert report["serving_region"] == "us-east-1"
     assert "Route53 answers us-east-1 but the writer is us-west-2" in report["warnings"]
+
+
+def test_s3_backlog_of_the_writer_bucket(seeded, capsys) -> None:
+    twin, stack = seeded
+    twin.control.set_backlog(7, 4096)
+    _, report = status_until(capsys, stack, lambda r: r["regions"]["us-east-1"]["s3"]["operations_pending"] == 7)
+    s3 = report["regions"]["us-east-1"]["s3"]
+    assert (s3["operations_pending"], s3["bytes_pending"]) == (7, 4096)
+    assert s3["rtc"] is True and s3["destination_bucket"] == report["regions"]["us-west-2"]["s3"]["bucket"]
