@@ -3,3 +3,4 @@
 from drctl.cli import failover, lab, status  # noqa: F401
 from drctl.cli import report  # noqa: F401
 from drctl.cli import lab_demo  # noqa: F401
+from drctl.cli import deploy  # noqa: F401

@@ -45,7 +45,7 @@ REGION_MODULE_IGNORES: dict[str, tuple[str, ...]] = {
     # AttachLoadBalancerTargetGroups is unknown; the launch template's version follows the template below.
     "aws_autoscaling_group.this": ("desired_capacity", "target_group_arns", "launch_template"),
     "aws_launch_template.this": ("block_device_mappings",),  # the EBS kms_key_id is dropped
-    "aws_flow_log.this": ("iam_role_arn", "max_aggregation_interval", "tags"),
+    "aws_flow_log.this": ("iam_role_arn", "max_aggregation_interval", "tags", "tags_all"),
     # keeps the module's own ignores (an override replaces the list); log exports are dropped
     "aws_rds_cluster.this": (
         "global_cluster_identifier",

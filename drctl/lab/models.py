@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.capacity import Capacity
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
@@ -100,7 +101,7 @@ class ModelSet:
         self.signals = Signals(self.world, self.transitions)
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self.health.lab_view
-        self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity]
+        self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity, AlarmReadback()]
         self._load()
 
     @property
