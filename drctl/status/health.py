@@ -44,7 +44,7 @@ def calculated_verdict(check: HealthCheck, children: Mapping[str, HealthVerdict]
     summary = f"{healthy}/{len(check.children)} children healthy, threshold {threshold}"
     failing = [v.check_id for v in verdicts if v is not None and v.healthy is False]
     if failing:
-        summary += "; unhealthy: " + ", ".join(failing)
+        summary += "; unhealthy: " + ", ".join(c[:8] for c in failing)  # short ids; full ones are in children
     if healthy >= threshold:
         return _invert(check, True, summary)
     if healthy + unknown < threshold:
