@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from drctl.cli.app import app
 from drctl.errors import ConfigError, DrctlError, ExitCode
+
+if TYPE_CHECKING:
+    from drctl.failover.runner import RunReport
 
 MODES = ("planned", "unplanned")
 FLIP_METHODS = ("switch", "invert")
@@ -86,9 +90,13 @@ def failover(
     if break_lock and not yes and not confirm("Break the failover run lock, whoever holds it?"):
         raise typer.Abort()
 
+    show = render.report_json if json_output else render.report_text
     if journal is not None:
-        report = runner.resume(
-            stack, journal, progress=progress, confirm=ask, break_lock=break_lock, started=started
+        report = _shown_on_failure(
+            show,
+            lambda: runner.resume(
+                stack, journal, progress=progress, confirm=ask, break_lock=break_lock, started=started
+            ),
         )
     else:
         assert to is not None
@@ -109,10 +117,26 @@ def failover(
             if plan.facts.refusals and not plan.facts.noop:
                 raise runner.refuse(plan.facts)
             return
-        report = runner.start(stack, req, progress=progress, confirm=ask, break_lock=break_lock, started=started)
+        report = _shown_on_failure(
+            show,
+            lambda: runner.start(
+                stack, req, progress=progress, confirm=ask, break_lock=break_lock, started=started
+            ),
+        )
 
-    (render.report_json if json_output else render.report_text)(report, sys.stdout)
+    show(report, sys.stdout)
     if report.outcome == "interrupted":
         raise DrctlError(report.message, code=ExitCode.INTERRUPTED)
     if report.outcome == "aborted":
         raise typer.Abort()
+
+
+def _shown_on_failure(show: Callable[[RunReport, TextIO], None], call: Callable[[], RunReport]) -> RunReport:
+    """Run; if the run ends refused/locked/failed, print its report (evidence) before the one-line error."""
+    from drctl.failover.runner import RunEnded
+
+    try:
+        return call()
+    except RunEnded as e:
+        show(e.report, sys.stdout)
+        raise

@@ -84,6 +84,14 @@ class RunReport:
         }
 
 
+class RunEnded(DrctlError):
+    """A run that ended without completing (refused, locked, failed): the error, plus the run's report."""
+
+    def __init__(self, message: str, *, code: ExitCode, hint: str | None, report: RunReport) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.report = report
+
+
 @dataclass(frozen=True)
 class DryRun:
     facts: Facts
@@ -222,10 +230,9 @@ class _Runner:
                 raise DrctlError("interrupted", code=ExitCode.INTERRUPTED, hint=resume_hint) from None
             except DrctlError as e:
                 outcome = {ExitCode.REFUSED: "refused", ExitCode.LOCKED: "locked"}.get(e.code, "failed")
-                self._finish(outcome, str(e))
-                if outcome == "failed" and not e.hint:
-                    e.hint = resume_hint
-                raise
+                report = self._finish(outcome, str(e))
+                hint = e.hint or (resume_hint if outcome == "failed" else None)
+                raise RunEnded(e.message, code=e.code, hint=hint, report=report) from e
 
     def _lock(self, break_lock: bool) -> dict[str, Any]:
         self.lock.acquire(break_lock=break_lock)

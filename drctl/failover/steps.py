@@ -161,41 +161,45 @@ def read_db_state(run: Run) -> DbState:
     return DbState(global_ok, writer, in_progress, member, cluster.status)
 
 
-def promoted(run: Run, s: DbState, detached: bool) -> bool:
-    t = run.target.name
+def promoted(run: Run, s: DbState, detach_sent: bool) -> bool:
+    """The target writes: it is the global writer, or (once a detach was sent) it stands alone, available."""
     if s.target_status != "available" or s.in_progress:
         return False
-    if detached:  # after detach-and-promote the target stands alone: not a member any more
-        return s.target_member is False or (s.target_member is None and s.target_status == "available")
-    return s.writer_region == t
+    if s.writer_region == run.target.name:
+        return True
+    # After detach-and-promote the target is no longer a member (or, with the global path down, can't be asked).
+    return detach_sent and s.target_member is not True
 
 
 def promote(run: Run) -> dict[str, Any]:
     """Send the promotion only when a fresh read says it is needed, then wait for a writable target."""
     t = run.target
+    detach_sent = run.promotion_detached_before
     before = read_db_state(run)
-    detached = run.promotion_detached_before
-    if promoted(run, before, detached):
+    if promoted(run, before, detach_sent):
         run.progress(f"{t.name} already writes: promotion not needed")
         return {"before": before.to_dict(), "after": before.to_dict(), "sends": [], "already": True}
     sent = run.promotion_sent_before
+    use_detach = detach_sent
     sends: list[dict[str, Any]] = []
     state = before
     for _attempt in range(MAX_PROMOTION_SENDS):
-        if promoted(run, state, detached):
+        if promoted(run, state, detach_sent):
             break
         if sent or state.in_progress:
-            state = _wait_promoted(run, detached)  # FAILED at the deadline; never resends
+            state = _wait_promoted(run, detach_sent)  # FAILED at the deadline; never resends
             continue
-        outcome = _send_promotion(run, detached)
+        outcome = _send_promotion(run, use_detach)
         sends.append(outcome)
         if outcome["ok"]:
             sent = True
+            detach_sent = use_detach
             run.journal.append({"event": "sent", "step": "promote", **outcome})
             run.kill_hook("promote:sent")
-        elif outcome["fallback"] and run.req.mode == UNPLANNED and not detached:
+        elif outcome["fallback"] and run.req.mode == UNPLANNED and not use_detach:
             run.progress(f"global control path unavailable ({outcome['error']}): detach-and-promote instead")
-            detached = True
+            use_detach = True
+            continue
         else:  # refused for now (throttled, transition running): let it settle, then look again
             wait_until(
                 "no global cluster transition in progress",
@@ -205,19 +209,19 @@ def promote(run: Run) -> dict[str, Any]:
                 progress=run.progress,
             )
         state = read_db_state(run)
-    if not promoted(run, state, detached):
+    if not promoted(run, state, detach_sent):
         raise DrctlError(
             f"{t.cluster_id} did not become writer after {len(sends)} promotion call(s)",
             code=ExitCode.FAILED,
             hint="check `drctl status`, then `drctl failover --resume RUN`",
         )
-    return {"before": before.to_dict(), "after": state.to_dict(), "sends": sends, "detached": detached}
+    return {"before": before.to_dict(), "after": state.to_dict(), "sends": sends, "detached": detach_sent}
 
 
-def _wait_promoted(run: Run, detached: bool) -> DbState:
+def _wait_promoted(run: Run, detach_sent: bool) -> DbState:
     def probe() -> DbState:
         s = read_db_state(run)
-        if promoted(run, s, detached):
+        if promoted(run, s, detach_sent):
             return s
         raise NotYet(f"writer {s.writer_region}, transition {s.in_progress or 'none'}, target {s.target_status}")
 

@@ -29,10 +29,11 @@ def wait_for_lag(twin: Any, region: str = "us-west-2", timeout_s: float = 15.0) 
 
 
 def failover(capsys: pytest.CaptureFixture[str], stack: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    """Run `drctl failover --json` in process; the report (or {} and the error line in report["stderr"])."""
+    """Run `drctl failover --json` in process: exit code and the report (+ "_stderr"; {} if none printed)."""
     rc = run(["failover", "--stack", str(stack), "--yes", "--json", *args])
     captured = capsys.readouterr()
-    return rc, (json.loads(captured.out) if captured.out.strip() else {"stderr": captured.err})
+    report = json.loads(captured.out) if captured.out.strip() else {}
+    return rc, {**report, "_stderr": captured.err}
 
 
 def writer_region(twin: Any, region: str = "us-west-2") -> str:

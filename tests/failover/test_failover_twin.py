@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from failover_helpers import PROMOTIONS, failover, lab_healthy, mutations, promotions, writer_region
+from failover_helpers import GLOBAL_ID, PROMOTIONS, failover, lab_healthy, mutations, promotions, writer_region
 
 from drctl.cli.app import run
 from drctl.errors import ExitCode
+from drctl.stack import load_stack
 
 pytestmark = [pytest.mark.twin]
 
@@ -72,8 +73,8 @@ def test_lag_above_bound_is_refused_and_nothing_changes(fast, home, capsys) -> N
     time.sleep(2.2)
     twin.control.clear_requests()
     rc, report = failover(capsys, stack, "--to", "secondary")
-    assert rc == ExitCode.REFUSED
-    last = report["stderr"].splitlines()[-1]
+    assert rc == ExitCode.REFUSED and report["outcome"] == "refused" and report["run_id"]
+    last = report["_stderr"].splitlines()[-1]
     assert last.startswith("drctl: error: preflight refused") and "replication lag above the bound" in last
     # Only the run lock's own conditional write and release; nothing of the stack.
     assert {(r["service"], r["operation"]) for r in mutations(twin)} <= {
@@ -139,3 +140,20 @@ def test_throttling_and_server_errors_are_retried_and_journaled(fast, home, caps
     retried = [c for r in journal if r.get("event") == "end" for c in r["calls"] if c["retries"] > 0]
     assert retried and report["retries"] == sum(r.get("retries", 0) for r in journal if r.get("event") == "end")
     assert len([p for p in promotions(twin) if p.get("status") == 200]) == 1
+
+
+def test_failback_is_refused_until_the_old_primary_is_a_connected_secondary(fast, home, capsys) -> None:
+    twin, stack = fast
+    rc, report = failover(capsys, stack, "--to", "secondary")
+    assert rc == ExitCode.OK, report
+    # As after a detach-and-promote: the old primary is no longer in the global cluster.
+    east = load_stack(stack).regions["us-east-1"]
+    twin.client("rds", "us-east-1").remove_from_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, DbClusterIdentifier=east.cluster_arn
+    )
+    time.sleep(1.2)  # the modelled promotion of the detached cluster
+    twin.control.clear_requests()
+    rc, back = failover(capsys, stack, "--to", "primary")
+    assert rc == ExitCode.REFUSED and back["outcome"] == "refused"
+    assert "must be re-added" in back["_stderr"].splitlines()[-1]
+    assert [m for m in mutations(twin) if m["service"] != "dynamodb"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,12 @@ def drctl(home: Path, *args: str, kill_at: str | None = None) -> subprocess.Pope
     if kill_at:
         env["DRCTL_TEST_KILL_AT"] = kill_at
     return subprocess.Popen(
-        [sys.executable, "-m", "drctl", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "drctl", *args],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -102,4 +108,50 @@ def test_two_concurrent_runs_exactly_one_proceeds(fast, tmp_path: Path) -> None:
     assert "another failover holds the lock" in last and "run 2" in last  # names the holder's run id
     assert len(accepted_promotions(twin)) == 1
     assert writer_region(twin) == "us-west-2"
-    time.sleep(0)
+
+
+def test_a_crashed_run_keeps_the_lock_until_resumed_or_broken(fast, tmp_path: Path) -> None:
+    twin, stack = fast
+    home = tmp_path / "home"
+    rc, _, _ = finish(
+        drctl(home, "failover", "--stack", str(stack), "--to", "secondary", "--yes", kill_at="lock:after")
+    )
+    assert rc == -9
+    crashed = run_id_of(home)
+    rc, _, err = finish(drctl(home, "failover", "--stack", str(stack), "--to", "secondary", "--yes"))
+    assert rc == ExitCode.LOCKED and crashed in err.strip().splitlines()[-1]
+    assert accepted_promotions(twin) == []
+    rc, _out, err = finish(
+        drctl(home, "failover", "--stack", str(stack), "--to", "secondary", "--yes", "--break-lock")
+    )
+    assert rc == ExitCode.OK, err
+    assert writer_region(twin) == "us-west-2" and len(accepted_promotions(twin)) == 1
+
+
+def test_ctrl_c_stops_and_resume_finishes_without_a_second_promotion(fast, tmp_path: Path) -> None:
+    twin, stack = fast
+    twin.control.set_durations(switchover_s=4.0)
+    home = tmp_path / "home"
+    proc = drctl(home, "failover", "--stack", str(stack), "--to", "secondary", "--yes")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not accepted_promotions(twin):
+        time.sleep(0.1)
+    assert accepted_promotions(twin), "the switchover was never sent"
+    proc.send_signal(signal.SIGINT)
+    rc, _, err = finish(proc)
+    assert rc == ExitCode.INTERRUPTED, err
+    run_id = run_id_of(home)
+    assert f"--resume {run_id}" in err
+    rc, out, err = finish(drctl(home, "failover", "--resume", run_id, "--yes", "--json"))
+    assert rc == ExitCode.OK, err
+    assert json.loads(out)["outcome"] == "completed"
+    assert writer_region(twin) == "us-west-2" and len(accepted_promotions(twin)) == 1
+
+
+def test_declining_the_confirmation_changes_nothing(fast, tmp_path: Path) -> None:
+    twin, stack = fast
+    proc = drctl(tmp_path / "home", "failover", "--stack", str(stack), "--to", "secondary")
+    _out, err = proc.communicate("n\n", timeout=CLI_TIMEOUT_S)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "SwitchoverGlobalCluster" in err  # the prompt lists the calls it would make
+    assert accepted_promotions(twin) == [] and writer_region(twin) == "us-east-1"

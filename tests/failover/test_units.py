@@ -1,0 +1,263 @@
+"""Failover building blocks without the twin: journal, local lock, plan rules, RPO/RTO, promotion fallback."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from drctl.errors import DrctlError, ExitCode
+from drctl.failover import steps
+from drctl.failover.journal import Journal, list_runs, new_run_id, read_progress
+from drctl.failover.lock import RunLock
+from drctl.failover.measure import critical_path_s, measure_rpo, phases
+from drctl.failover.plan import INVERT, PLANNED, UNPLANNED, Facts, Request, flip_calls, plan_calls
+from drctl.failover.render import report_text
+from drctl.failover.runner import RunReport
+from drctl.stack import load_stack
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def stack() -> Any:
+    return load_stack(EXAMPLE)
+
+
+# ------------------------------------------------------------------------------------------------ journal
+
+
+def test_journal_survives_a_torn_last_line_and_reports_progress(home: Path) -> None:
+    run_id = new_run_id()
+    j = Journal.create(run_id, {"request": {"to_region": "us-west-2"}, "to_region": "us-west-2"})
+    j.append({"event": "start", "step": "preflight"})
+    j.append({"event": "end", "step": "preflight", "outcome": "ok", "result": {"facts": {}}})
+    j.append({"event": "start", "step": "promote"})
+    with j.path.open("a") as f:
+        f.write('{"event": "end", "step": "prom')  # kill -9 in the middle of a write
+    p = read_progress(Journal.open(run_id))
+    assert set(p.done) == {"preflight"} and p.started == {"promote"} and p.finished is None
+    assert [r.run_id for r in list_runs()] == [run_id] and list_runs()[0].outcome == "unfinished"
+
+
+def test_unknown_run_is_a_config_error(home: Path) -> None:
+    with pytest.raises(DrctlError) as e:
+        Journal.open("20261129T121500Z-ab12")
+    assert e.value.code == ExitCode.CONFIG
+
+
+# ------------------------------------------------------------------------------------------------- lock
+
+
+def test_local_lock_stops_a_second_run_but_not_its_own_resume(home: Path, stack: Any) -> None:
+    target = stack.regions["us-west-2"]
+    no_table = type(target)(**{**target.__dict__, "lock_table": ""})  # local lock only
+    first = RunLock(stack, object(), no_table, "20261129T121500Z-aaaa")  # type: ignore[arg-type]
+    first.acquire()
+    with pytest.raises(DrctlError) as e:
+        RunLock(stack, object(), no_table, "20261129T121600Z-bbbb").acquire()  # type: ignore[arg-type]
+    assert e.value.code == ExitCode.LOCKED and "20261129T121500Z-aaaa" in e.value.message
+    RunLock(stack, object(), no_table, "20261129T121500Z-aaaa").acquire()  # type: ignore[arg-type]
+    first.release()
+    assert not first.local_path.exists()
+
+
+# ------------------------------------------------------------------------------------------------- plan
+
+
+def _req(to: str, mode: str = PLANNED, flip: str = "switch") -> Request:
+    other = {"us-east-1": "us-west-2", "us-west-2": "us-east-1"}[to]
+    return Request(to_region=to, from_region=other, mode=mode, flip_method=flip)
+
+
+def test_failover_drains_the_source_from_the_target_region(stack: Any) -> None:
+    calls = flip_calls(stack, _req("us-west-2"), target_drained=False)
+    assert [(c.operation, c.region) for c in calls] == [
+        ("PutMetricData", "us-west-2"),
+        ("SetAlarmState", "us-west-2"),
+    ]
+    assert calls[0].params["MetricData"][0]["Dimensions"] == [{"Name": "Region", "Value": "us-east-1"}]
+    assert calls[1].params["StateValue"] == "ALARM"
+
+
+def test_failback_undrains_the_primary_and_leaves_the_secondary_record_alone(stack: Any) -> None:
+    calls = flip_calls(stack, _req("us-east-1"), target_drained=True)
+    assert [(c.operation, c.params.get("StateValue")) for c in calls] == [
+        ("PutMetricData", None),
+        ("SetAlarmState", "OK"),
+    ]
+    assert calls[0].params["MetricData"][0]["Value"] == 0
+
+
+def test_invert_fallback_uses_the_route53_control_plane(stack: Any) -> None:
+    calls = flip_calls(stack, _req("us-west-2", flip=INVERT), target_drained=False)
+    assert [(c.service, c.operation, c.params) for c in calls] == [
+        ("route53", "UpdateHealthCheck", {"HealthCheckId": stack.primary.health_check_id, "Inverted": True})
+    ]
+
+
+def test_unplanned_plan_calls_only_the_target_region(stack: Any) -> None:
+    facts = Facts(wanted_capacity=4, target_desired=2, target_max=3)
+    lock = RunLock(stack, object(), stack.regions["us-west-2"], "r").item  # type: ignore[arg-type]
+    calls = plan_calls(stack, _req("us-west-2", UNPLANNED), facts, lock)
+    assert {c.region for c in calls} == {"us-west-2"}
+    ops = [c.operation for c in calls]
+    assert ops[0] == "PutItem" and ops[-1] == "DeleteItem"
+    assert "FailoverGlobalCluster" in ops and "RemoveFromGlobalCluster" in ops
+    scale = next(c for c in calls if c.operation == "UpdateAutoScalingGroup")
+    assert scale.params == {"AutoScalingGroupName": "payments-prod-usw2", "DesiredCapacity": 4, "MaxSize": 4}
+
+
+# ------------------------------------------------------------------------------------------------ measure
+
+
+def test_rpo_planned_is_zero_with_evidence_and_unplanned_is_the_lag() -> None:
+    lag = {
+        "metric": "AuroraGlobalDBRPOLag",
+        "value_ms": 2480.0,
+        "timestamp": "2026-11-29T12:00:00+00:00",
+        "age_s": 0.4,
+        "cluster_id": "c",
+        "region": "us-west-2",
+    }
+    planned = measure_rpo(PLANNED, {"lag": lag}, None)
+    assert planned["rpo_s"] == 0.0 and "2480 ms" in planned["evidence"]
+    unplanned = measure_rpo(UNPLANNED, {"lag": lag}, None)
+    assert unplanned["rpo_s"] == 2.48 and "AuroraGlobalDBRPOLag" in unplanned["source"]
+    assert measure_rpo(UNPLANNED, {"lag": None}, None)["rpo_s"] is None
+
+
+def test_phases_and_critical_path_count_parallel_steps_once() -> None:
+    records = [
+        {"event": "end", "step": "lock", "elapsed_s": 0.1},
+        {"event": "end", "step": "preflight", "elapsed_s": 0.4},
+        {"event": "end", "step": "capacity", "elapsed_s": 3.0},
+        {"event": "end", "step": "promote", "elapsed_s": 5.0},
+        {"event": "end", "step": "flip", "elapsed_s": 0.2},
+        {"event": "end", "step": "verify", "elapsed_s": 0.3},
+    ]
+    ph = phases(records)
+    assert [p["name"] for p in ph] == ["preflight", "capacity", "promotion", "traffic flip", "verification"]
+    assert critical_path_s(ph) == pytest.approx(0.5 + 5.0 + 0.2 + 0.3)
+
+
+def test_text_report_shows_phases_rpo_and_rto() -> None:
+    report = RunReport(
+        run_id="20261129T121500Z-ab12",
+        outcome="completed",
+        from_region="us-east-1",
+        to_region="us-west-2",
+        mode="planned",
+        rpo={"rpo_s": 0.0, "source": "switchover", "evidence": "lag was 12 ms"},
+        rto_s=7.25,
+        rto_source="run clock",
+        phases=[{"name": "promotion", "seconds": 5.0, "steps": ["promote"]}],
+        critical_path_s=6.0,
+    )
+    out = io.StringIO()
+    report_text(report, out)
+    text = out.getvalue()
+    assert "promotion" in text and "RPO: 0 s" in text and "RTO: 7.25 s" in text and "lag was 12 ms" in text
+
+
+# ------------------------------------------------------------------------------------ promotion (fakes)
+
+
+def _client_error(code: str, op: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, op)
+
+
+class FakeRds:
+    """A target-region RDS whose global control path is down: detach-and-promote is the only way."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self.sent: list[str] = []
+        self.status = "available"
+
+    def describe_global_clusters(self, **_: Any) -> dict[str, Any]:
+        raise _client_error("InternalFailure", "DescribeGlobalClusters")
+
+    def failover_global_cluster(self, **_: Any) -> dict[str, Any]:
+        self.sent.append("FailoverGlobalCluster")
+        raise _client_error("InternalFailure", "FailoverGlobalCluster")
+
+    def remove_from_global_cluster(self, **kw: Any) -> dict[str, Any]:
+        assert kw["DbClusterIdentifier"] == self.arn
+        self.sent.append("RemoveFromGlobalCluster")
+        self.status = "promoting"
+        threading.Timer(0.3, lambda: setattr(self, "status", "available")).start()
+        return {"ResponseMetadata": {"RequestId": "req-1"}}
+
+    def describe_db_clusters(self, **_: Any) -> dict[str, Any]:
+        return {"DBClusters": [{"DBClusterIdentifier": "c", "Status": self.status, "EngineVersion": "16.8"}]}
+
+
+class FakeClients:
+    def __init__(self, rds: FakeRds) -> None:
+        self.rds = rds
+
+    def client(self, service: str, region: str) -> Any:
+        assert (service, region) == ("rds", "us-west-2"), (service, region)
+        return self.rds
+
+
+class FakeJournal:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.run_id = "r"
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+
+def test_unplanned_falls_back_to_detach_and_promote_when_the_global_path_is_down(stack: Any) -> None:
+    rds = FakeRds(stack.regions["us-west-2"].cluster_arn)
+    clients = FakeClients(rds)
+    journal = FakeJournal()
+    run = steps.Run(
+        stack=stack,
+        req=_req("us-west-2", UNPLANNED),
+        clients=clients,
+        single_shot=clients,
+        journal=journal,  # type: ignore[arg-type]
+        run_id="r",
+        deadline=time.monotonic() + 10,
+        progress=lambda _: None,
+    )
+    result = steps.promote(run)
+    assert rds.sent == ["FailoverGlobalCluster", "RemoveFromGlobalCluster"]
+    assert result["detached"] is True
+    assert [r["operation"] for r in journal.records if r["event"] == "sent"] == ["RemoveFromGlobalCluster"]
+
+
+def test_promotion_already_sent_is_never_sent_again(stack: Any) -> None:
+    rds = FakeRds(stack.regions["us-west-2"].cluster_arn)
+    rds.status = "promoting"
+    threading.Timer(0.3, lambda: setattr(rds, "status", "available")).start()
+    clients = FakeClients(rds)
+    run = steps.Run(
+        stack=stack,
+        req=_req("us-west-2", UNPLANNED),
+        clients=clients,
+        single_shot=clients,
+        journal=FakeJournal(),  # type: ignore[arg-type]
+        run_id="r",
+        deadline=time.monotonic() + 10,
+        progress=lambda _: None,
+        promotion_sent_before=True,
+        promotion_detached_before=True,
+    )
+    steps.promote(run)
+    assert rds.sent == []
