@@ -13,6 +13,7 @@ from drctl.cli.app import app
 from drctl.errors import ConfigError
 
 FORMATS = ("md", "html", "json")
+NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # no recovery happened: no RTO to show
 
 
 @app.command()
@@ -73,7 +74,7 @@ def runs(
                 f"{r.from_region} → {r.to_region}" if r.from_region else "",
                 r.mode,
                 r.outcome,
-                "" if r.rto_s is None else f"{r.rto_s:.2f} s",
+                "" if r.rto_s is None or r.outcome in NOTHING_MOVED else f"{r.rto_s:.2f} s",
                 "" if r.rpo_s is None else f"{r.rpo_s:g} s",
             )
         )
