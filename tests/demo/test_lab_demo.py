@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -96,3 +97,28 @@ def test_demo_twice_figures_agree_with_the_twin(tmp_path: Path, lab_tools: Any) 
         assert len(json.loads(runs.stdout)) == 4
     finally:
         lab_down(home)
+
+
+def test_ctrl_c_during_the_failover_takes_the_twin_down(tmp_path: Path, lab_tools: Any) -> None:
+    home = tmp_path / "home"
+    argv = [sys.executable, "-m", "drctl", "lab", "demo", "--port-base", str(lab_tools.free_port_base())]
+    proc = subprocess.Popen(argv, env=lab_tools.cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    seen = b""
+    try:
+        deadline = time.monotonic() + DEMO_TIMEOUT_S
+        while b"lab [5/9]" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += proc.stderr.readline()
+        assert b"lab [5/9]" in seen, seen.decode(errors="replace")[-3000:]
+        assert lab_info(home) is not None
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        lab_down(home)
+    err = (seen + rest).decode(errors="replace")
+    assert proc.returncode == 130, err[-3000:]
+    assert "taking the twin down" in err
+    assert lab_info(home) is None
