@@ -63,7 +63,7 @@ class Journal:
         """An existing run's journal; a one-line CONFIG error when there is none."""
         path = runs_dir() / run_id / JOURNAL_NAME
         if not RUN_ID_RE.match(run_id) or not path.is_file():
-            raise ConfigError(f"no run {run_id!r} in {runs_dir()}", hint="list runs with `ls .drctl/runs`")
+            raise ConfigError(f"no run {run_id!r} in {runs_dir()}", hint="list runs with `drctl runs`")
         return cls(run_id, path)
 
     def append(self, record: dict[str, Any]) -> None:

@@ -26,7 +26,20 @@ PHASE_ORDER = ("preflight", "capacity", "promotion", "traffic flip", "verificati
 
 
 def measure_rpo(mode: str, sample: dict[str, Any] | None, preflight_lag: dict[str, Any] | None) -> dict[str, Any]:
-    lag = (sample or {}).get("lag") or preflight_lag
+    rpo = _database_rpo(mode, (sample or {}).get("lag") or preflight_lag)
+    s3 = (sample or {}).get("s3")
+    if s3:
+        rpo["s3_backlog"] = s3
+        if s3.get("operations_pending") is not None:
+            ops, size = s3["operations_pending"], s3.get("bytes_pending") or 0
+            rpo["evidence"] += (
+                f"; S3 replication backlog {ops:g} objects / {size:g} bytes in {s3.get('bucket')} "
+                f"at {s3.get('timestamp')}"
+            )
+    return rpo
+
+
+def _database_rpo(mode: str, lag: dict[str, Any] | None) -> dict[str, Any]:
     if mode == PLANNED:
         seen = (
             f"lag was {lag['value_ms']:g} ms ({lag['metric']} at {lag['timestamp']})" if lag else "no lag sample"

@@ -7,7 +7,6 @@ Problems become `Facts.refusals`; the caller turns them into ExitCode.REFUSED be
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -132,7 +131,3 @@ def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> Non
         facts.wanted_capacity = max(t.max_size, t.desired)
         facts.capacity_source = f"target {target.asg_name} max size (source not read in unplanned mode)"
         facts.check("target can take the load", t.max_size > 0, f"target max {t.max_size}")
-
-
-def summary(facts: Facts) -> dict[str, Any]:
-    return facts.to_dict()

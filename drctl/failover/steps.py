@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import autoscaling, autoscaling_actions, elbv2, rds, rds_actions
+from drctl.aws import autoscaling, autoscaling_actions, cloudwatch, elbv2, rds, rds_actions
 from drctl.aws.clients import UNREACHABLE_ERRORS, error_code, to_drctl_error
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe
@@ -71,7 +71,29 @@ def sample_rpo(run: Run) -> dict[str, Any]:
         if not is_transient(e):
             raise to_drctl_error(e, action="cloudwatch:GetMetricData", region=t.name) from e
         reading = None
-    return {"lag": asdict(reading) if reading else None, "sampled_at": time.time()}
+    return {"lag": asdict(reading) if reading else None, "s3": _s3_backlog(run), "sampled_at": time.time()}
+
+
+def _s3_backlog(run: Run) -> dict[str, Any]:
+    """Objects not yet replicated to the target (S3 RTC metrics live in the source bucket's region)."""
+    s, t = run.source, run.target
+    if run.req.mode == UNPLANNED:
+        return {"verdict": "unavailable", "detail": f"published in {s.name}, not contacted in unplanned mode"}
+    if not run.stack.replication_rule_id:
+        return {"verdict": "unavailable", "detail": "no replication rule id in the stack file"}
+    try:
+        cw = run.clients.client("cloudwatch", s.name)
+        backlog = cloudwatch.read_s3_backlog(cw, s.bucket, t.bucket, run.stack.replication_rule_id)
+    except (ClientError, BotoCoreError) as e:
+        return {"verdict": "unavailable", "detail": f"{error_code(e) or type(e).__name__} in {s.name}"}
+    ops, size = backlog.operations_pending, backlog.bytes_pending
+    return {
+        "verdict": "measured" if ops is not None else "no sample",
+        "operations_pending": ops.value if ops else None,
+        "bytes_pending": size.value if size else None,
+        "timestamp": ops.timestamp.isoformat() if ops else None,
+        "bucket": s.bucket,
+    }
 
 
 # ------------------------------------------------------------------------------------------ keep snapshots
