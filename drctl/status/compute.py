@@ -159,7 +159,9 @@ def readiness_reasons(
         reasons.append(f"RPO exposure {rpo_exposure_s:g}s > objective {obj.rpo_s:g}s")
     if estimated_rto_s > obj.rto_s:
         reasons.append(f"estimated RTO {estimated_rto_s:g}s > objective {obj.rto_s:g}s")
-    if targets is None or targets.healthy < 1:
+    if targets is None:
+        reasons.append(f"ALB target health in {target} could not be read")
+    elif targets.healthy < 1:
         reasons.append(f"no healthy ALB targets in {target}")
     if target_asg is None:
         reasons.append(f"Auto Scaling group in {target} could not be read")

@@ -130,6 +130,7 @@ def test_ready_when_every_rule_holds(stack) -> None:
         ({"rpo_exposure_s": 6.0}, "RPO exposure 6s > objective 5s"),
         ({"estimated_rto_s": 601.0}, "estimated RTO 601s > objective 600s"),
         ({"targets": TargetHealth("tg", 0, 2)}, "no healthy ALB targets"),
+        ({"targets": None}, "ALB target health in us-west-2 could not be read"),
         ({"target_asg": asg(1, desired=2)}, "1 of 2 instances in service"),
         ({"target_asg": None}, "could not be read"),
         ({"unreachable": ["us-east-1"]}, "us-east-1 is unreachable"),
