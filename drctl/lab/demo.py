@@ -20,6 +20,7 @@ from drctl.failover import observe, runner
 from drctl.failover.plan import PLANNED, UNPLANNED, Request
 from drctl.lab.control import LabControl
 from drctl.lab.runtime import LabInfo, lab_dir, lab_down, lab_up
+from drctl.models import GlobalMember
 from drctl.report import write_reports
 from drctl.stack import Stack, load_stack
 
@@ -199,21 +200,33 @@ def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode
 def _resync(clients: ClientFactory, stack: Stack, old_primary: str, say: Say) -> None:
     """Bring the old primary back as a connected secondary (what AWS does after a managed failover; after a
     detach-and-promote it has to be re-created as a new secondary, which the lab does here)."""
-    from drctl.aws import rds
-
     region = stack.regions[old_primary]
-    rds_client = clients.client("rds", old_primary)
-    member = rds.describe_global_cluster(rds_client, stack.global_cluster_id).member_in(old_primary)
-    if member is not None and not member.is_writer:
+    member = _member(clients, stack, old_primary)
+    if member is None:
+        _readd_secondary(clients.client("rds", old_primary), stack, old_primary)
+        say(f"      {region.cluster_id} was detached: re-created as a secondary of {stack.global_cluster_id}.")
+    elif member.is_writer:
+        raise DrctlError(f"{region.cluster_id} still writes after the failover", code=ExitCode.FAILED)
+    else:
         say(
             f"      {region.cluster_id} is already a member of {stack.global_cluster_id} "
             f"({member.synchronization_status or 'connected'}), not writer: nothing to re-add."
         )
-        return
-    if member is not None:
-        raise DrctlError(f"{region.cluster_id} still writes after the failover", code=ExitCode.FAILED)
-    say(f"      {region.cluster_id} was detached: re-created as a secondary of {stack.global_cluster_id} (lab).")
-    _readd_secondary(rds_client, stack, old_primary)
+    deadline = time.monotonic() + SIGNAL_WAIT_S
+    while time.monotonic() < deadline:
+        member = _member(clients, stack, old_primary)
+        if member is not None and member.synchronization_status in (None, "connected"):
+            return
+        time.sleep(0.5)
+    raise DrctlError(
+        f"{region.cluster_id} is not a connected secondary after {SIGNAL_WAIT_S:g} s", code=ExitCode.LAB
+    )
+
+
+def _member(clients: ClientFactory, stack: Stack, region: str) -> GlobalMember | None:
+    from drctl.aws import rds
+
+    return rds.describe_global_cluster(clients.client("rds", region), stack.global_cluster_id).member_in(region)
 
 
 def _readd_secondary(rds_client: Any, stack: Stack, region_name: str) -> None:
