@@ -180,3 +180,14 @@ def test_s3_backlog_of_the_writer_bucket(seeded, capsys) -> None:
     s3 = report["regions"]["us-east-1"]["s3"]
     assert (s3["operations_pending"], s3["bytes_pending"]) == (7, 4096)
     assert s3["rtc"] is True and s3["destination_bucket"] == report["regions"]["us-west-2"]["s3"]["bucket"]
+
+
+def test_outage_screen_shows_the_region_unreachable_and_the_rest(seeded, capsys) -> None:
+    twin, stack = seeded
+    status_until(capsys, stack, lambda r: r["ready"])
+    twin.control.outage("us-east-1")
+    rc = run(["status", "--stack", str(stack), "--timeout", "2"])
+    out = capsys.readouterr().out
+    assert rc == ExitCode.NOT_READY
+    assert "NOT READY" in out and "NO: " in out and "• us-east-1 is unreachable" in out
+    assert "available, connected" in out  # the secondary's database row still renders
