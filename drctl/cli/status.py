@@ -82,9 +82,11 @@ def status(
 
 
 def _watch(get: Callable[[], StatusReport], interval: float) -> int:
-    """Live screen; Ctrl-C ends it (the CLI maps that to exit code 130)."""
-    from rich.console import Console
+    """Live screen; Ctrl-C ends it (the CLI maps that to exit code 130). A refresh where nothing answers
+    keeps the last screen with a note instead of ending the watch: networks blink during incidents."""
+    from rich.console import Console, Group
     from rich.live import Live
+    from rich.text import Text
 
     from drctl.render.status_screen import render_screen
 
@@ -92,6 +94,13 @@ def _watch(get: Callable[[], StatusReport], interval: float) -> int:
     with Live(render_screen(report), console=Console(), auto_refresh=False) as live:
         for _ in range(MAX_WATCH_ITERATIONS):
             time.sleep(interval)
-            report = get()
+            try:
+                report = get()
+            except DrctlError as e:
+                if e.code != ExitCode.UNREACHABLE:
+                    raise
+                note = Text(f"refresh failed at {time.strftime('%H:%M:%S')}: {e}", style="bold red")
+                live.update(Group(render_screen(report), note), refresh=True)
+                continue
             live.update(render_screen(report), refresh=True)
     return int(ExitCode.OK if report.ready else ExitCode.NOT_READY)
