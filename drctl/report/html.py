@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from drctl.report.markdown import headline, num
+from drctl.report.markdown import CHECK_MARK, headline, num, rto_text
 from drctl.report.model import RunModel
 from drctl.report.timeline import timeline_svg
 
@@ -38,7 +38,7 @@ def render_html(m: RunModel) -> str:
         ["Started", _e(m.started)],
         ["Finished", _e(m.finished or "not finished")],
         ["Attempts", _e(m.attempts)],
-        ["RTO", f"<strong>{_e(num(m.rto_s))}</strong> — {_e(m.rto_source)}"],
+        ["RTO", f"<strong>{_e(rto_text(m)[0])}</strong> — {_e(rto_text(m)[1])}"],
         ["RPO", f"<strong>{_e(rpo)}</strong> — {_e(m.rpo_source)}"],
     ]
     if m.rpo_evidence:
@@ -103,6 +103,13 @@ def render_html(m: RunModel) -> str:
         "<h2>Topology</h2>",
         _table(["", "Before", "After"], topology),
     ]
+    preflight = "".join(
+        f"<li><code>{_e(CHECK_MARK.get(c.get('ok'), '--'))}</code> {_e(c.get('name', ''))}: "
+        f"{_e(c.get('detail', ''))}</li>"
+        for c in m.checks
+    ) + "".join(f"<li><strong>refused</strong>: {_e(r)}</li>" for r in m.refusals)
+    if preflight:
+        parts += ["<h2>Preflight</h2>", f"<ul>{preflight}</ul>"]
     if verification:
         parts += ["<h2>Verification</h2>", f"<ul>{verification}</ul>"]
     parts.append("<h2>Mutating AWS calls</h2>")

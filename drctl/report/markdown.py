@@ -21,6 +21,16 @@ def headline(m: RunModel) -> str:
     return f"{m.mode} failover {m.from_region} → {m.to_region} (flip: {m.flip_method})"
 
 
+def rto_text(m: RunModel) -> tuple[str, str]:
+    """(figure, source) for the RTO line: not applicable when nothing moved."""
+    if not m.moved:
+        return "not applicable", f"nothing failed over (the run took {num(m.rto_s)})"
+    return num(m.rto_s), m.rto_source
+
+
+CHECK_MARK = {True: "ok", False: "NO", None: "--"}
+
+
 def render_markdown(m: RunModel) -> str:
     lines = [
         f"# drctl failover report — {m.run_id}",
@@ -32,7 +42,7 @@ def render_markdown(m: RunModel) -> str:
         f"| Started | {m.started} |",
         f"| Finished | {m.finished or 'not finished'} |",
         f"| Attempts | {m.attempts} |",
-        f"| RTO | **{num(m.rto_s)}** — {cell(m.rto_source)} |",
+        f"| RTO | **{rto_text(m)[0]}** — {cell(rto_text(m)[1])} |",
         f"| RPO | **{num(m.rpo_s)}**{' (estimate)' if m.rpo_estimate else ''} — {cell(m.rpo_source)} |",
     ]
     if m.rpo_evidence:
@@ -49,6 +59,12 @@ def render_markdown(m: RunModel) -> str:
             f"| {o.name} | {num(o.objective_s)} | {num(o.measured_s)} | **{o.verdict}** | {cell(o.detail)} |"
         )
     lines += _timeline(m) + _topology(m)
+    if m.checks or m.refusals:
+        lines += ["", "## Preflight", ""]
+        lines += [
+            f"- {CHECK_MARK.get(c.get('ok'), '--')} {c.get('name', '')}: {c.get('detail', '')}" for c in m.checks
+        ]
+        lines += [f"- **refused**: {r}" for r in m.refusals]
     if m.verification:
         lines += ["", "## Verification", ""]
         for name, v in m.verification.items():
@@ -80,7 +96,10 @@ def _timeline(m: RunModel) -> list[str]:
         out.append(f"| {p.name} | {num(p.start_s)} | {num(p.end_s)} | {num(p.seconds)} | {steps} | {p.outcome} |")
     out.append("")
     if m.rto_s is not None and m.rto_start_s is not None:
-        out.append(f"- **RTO** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(m.rto_start_s + m.rto_s)}.")
+        what = "RTO" if m.moved else "Run time (nothing moved)"
+        out.append(
+            f"- **{what}** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(m.rto_start_s + m.rto_s)}."
+        )
     s = m.rpo_sample
     if s is not None:
         out.append(

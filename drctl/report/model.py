@@ -26,6 +26,7 @@ PHASE_OF = {
     "verify": "verification",
 }
 PHASES = ("preflight", "capacity", "promotion", "traffic flip", "verification")
+NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # outcomes where nothing was changed
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Test", "Lookup", "Query", "Scan", "Select")
 
 
@@ -110,11 +111,18 @@ class RunModel:
     calls: list[Call]
     objectives: list[Objective]
     verification: dict[str, dict[str, Any]]
+    checks: list[dict[str, Any]]  # preflight checks: name, ok (True/False/None), detail
+    refusals: list[str]
     warnings: list[str]
     api_calls: int
     retries: int
     journal: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> bool:
+        """False when the run changed nothing (no-op, refused, aborted, locked): RTO does not apply."""
+        return self.outcome not in NOTHING_MOVED
 
     @property
     def end_s(self) -> float:
@@ -158,6 +166,7 @@ def build_model(records: list[dict[str, Any]], journal: str = "") -> RunModel:
         finish = None
     report = (finish or {}).get("report") or {}
     results = _results(records)
+    facts = _facts(records, results)
     phases = _phases(records, t0)
     last_s = max([p.end_s for p in phases] + [_rel(r["ts"], t0) for r in records if "ts" in r])
 
@@ -184,11 +193,15 @@ def build_model(records: list[dict[str, Any]], journal: str = "") -> RunModel:
         rpo_evidence=str(rpo.get("evidence", "")),
         rpo_estimate=bool(rpo.get("estimate", rpo_s is None)),
         rpo_sample=_rpo_sample(records, t0),
-        before=_before(results, header),
-        after=_after(results, header),
+        before=_before(facts, header),
+        after=_after(
+            results, header, _before(facts, header) if finish and finish.get("outcome") in NOTHING_MOVED else None
+        ),
         calls=_mutating_calls(records, t0),
         objectives=[],
         verification={k: v for k, v in (results.get("verify") or {}).items() if isinstance(v, dict)},
+        checks=[c for c in facts.get("checks", []) if isinstance(c, dict)],
+        refusals=[str(r) for r in facts.get("refusals", [])],
         warnings=list(report.get("warnings", [])),
         api_calls=sum(len(r.get("calls", [])) for r in records if r.get("event") == "end"),
         retries=sum(int(r.get("retries", 0)) for r in records if r.get("event") == "end"),
@@ -293,8 +306,16 @@ def _rpo_sample(records: list[dict[str, Any]], t0: datetime) -> RpoSample | None
     return None
 
 
-def _before(results: dict[str, dict[str, Any]], header: dict[str, Any]) -> Topology:
-    facts = (results.get("preflight") or {}).get("facts") or {}
+def _facts(records: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What preflight found: its step result, or the facts journaled with a refusal."""
+    facts = (results.get("preflight") or {}).get("facts")
+    if facts is None:
+        refused = [r for r in records if r.get("event") == "refused"]
+        facts = refused[-1].get("facts") if refused else None
+    return facts if isinstance(facts, dict) else {}
+
+
+def _before(facts: dict[str, Any], header: dict[str, Any]) -> Topology:
     target = str(header.get("to_region", ""))
     writer = facts.get("writer_region")
     writer_source = (
@@ -306,7 +327,10 @@ def _before(results: dict[str, dict[str, Any]], header: dict[str, Any]) -> Topol
     return Topology(writer, writer_source, source, "inferred: the run moves traffic away from its source region")
 
 
-def _after(results: dict[str, dict[str, Any]], header: dict[str, Any]) -> Topology:
+def _after(results: dict[str, dict[str, Any]], header: dict[str, Any], unchanged: Topology | None) -> Topology:
+    if unchanged is not None:
+        why = "unchanged: the run changed nothing"
+        return Topology(unchanged.writer, why, unchanged.serving, why)
     target = str(header.get("to_region", ""))
     verify = results.get("verify") or {}
     promote = results.get("promote") or {}
@@ -377,7 +401,7 @@ def _objectives(model: RunModel, objectives: Any) -> list[Objective]:
         ]
     rto_obj = _float(objectives.get("rto_s"))
     rpo_obj = _float(objectives.get("rpo_s"))
-    if model.outcome in ("no-op", "refused", "aborted", "locked"):
+    if model.outcome in NOTHING_MOVED:
         why = f"run {model.outcome}: nothing failed over"
         return [
             Objective("RTO", rto_obj, None, "not applicable", why),

@@ -97,7 +97,8 @@ def _rto(m: RunModel, x: Callable[[float], float], y: int, axis_y: int) -> list[
     if m.rto_s is None or m.rto_start_s is None:
         return []
     start, end = m.rto_start_s, m.rto_start_s + m.rto_s
-    label = f"RTO {num(m.rto_s)}" + (" (estimate)" if m.finished is None else "")
+    label = f"RTO {num(m.rto_s)}" if m.moved else f"run took {num(m.rto_s)} (nothing moved)"
+    label += " (estimate)" if m.finished is None else ""
     return [
         f'<text x="{LEFT - 8}" y="{y + BAR - 5}" font-size="13" font-weight="bold" text-anchor="end" '
         f'fill="#222">RTO</text>'

@@ -99,3 +99,18 @@ def test_a_file_that_is_not_a_journal_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"ts": "2026-11-29T12:00:00+00:00", "event": "start"}) + "\n")
     with pytest.raises(ConfigError):
         load_model(bad)
+
+
+def test_a_refused_run_changed_nothing() -> None:
+    from drctl.report.markdown import render_markdown
+
+    m = build_model(records("refused"))
+    assert m.outcome == "refused" and not m.moved
+    assert [p.name for p in m.phases] == ["preflight"] and m.phases[0].outcome == "refused"
+    assert m.refusals and "replication lag above the bound" in m.refusals[0]
+    assert any(c["ok"] is False for c in m.checks)
+    assert m.before.writer == m.after.writer == "us-west-2" and "unchanged" in m.after.writer_source
+    assert {o.verdict for o in m.objectives} == {"not applicable"}
+    assert [c.operation for c in m.calls] == ["PutItem"]  # only the run lock
+    md = render_markdown(m)
+    assert "| RTO | **not applicable**" in md and "**refused**: replication lag above the bound" in md
