@@ -43,11 +43,6 @@ output "drctl_stack" {
   }
 }
 
-output "writer_region" {
-  description = "The region the PRIMARY failover record points at."
-  value       = local.writer_region
-}
-
 output "failover_records" {
   description = "Failover role and health check of each region's record."
   value = {

@@ -73,7 +73,7 @@ resource "aws_route53_record" "app" {
   health_check_id = aws_route53_health_check.calculated[each.key].id
 
   failover_routing_policy {
-    # After a failover drctl deploy passes the actual writer, so a redeploy never points PRIMARY back at the old one.
+    # Created PRIMARY on the region that writes (drctl deploy passes the actual writer after a failover).
     type = each.key == local.writer_region ? "PRIMARY" : "SECONDARY"
   }
 
@@ -81,5 +81,11 @@ resource "aws_route53_record" "app" {
     name                   = each.value.alb_dns_name
     zone_id                = each.value.alb_zone_id
     evaluate_target_health = true
+  }
+
+  lifecycle {
+    # Which record is PRIMARY may be changed by drctl's failover (its Route53 fallback path); a redeploy after a
+    # failover must neither move it back nor move it on its own: traffic moves by the switch, not by deploys.
+    ignore_changes = [failover_routing_policy]
   }
 }

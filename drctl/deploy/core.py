@@ -147,7 +147,7 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
             hint="nothing was changed; review the plan, then re-run with --allow-destructive if this is intended",
         )
 
-    if changed:
+    if changed:  # resources, or only outputs (applied too, so that the outputs are current)
         total = summary.total
         done = 0
 
@@ -166,12 +166,12 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
                 code=ExitCode.INTERRUPTED,
                 hint="run drctl deploy again to finish; it plans from the saved state",
             ) from None
-    else:
+    if summary.total == 0:
         ui.say("no changes")
 
     path = write_stack_from_outputs(runner.outputs(), req)
     ui.say(f"stack file written: {path}")
-    return DeployResult(path, changed, summary, warnings)
+    return DeployResult(path, summary.total > 0, summary, warnings)
 
 
 def destroy(req: DeployRequest, ui: Ui) -> None:

@@ -247,7 +247,7 @@ run "backup_plan_copies_cross_region" {
   }
 }
 
-run "writer_region_keeps_primary_record_after_failover" {
+run "writer_region_decides_the_primary_record" {
   command = plan
 
   variables {
