@@ -83,7 +83,9 @@ def render_html(m: RunModel) -> str:
         for i, c in enumerate(m.calls, 1)
     ]
     verification = "".join(
-        f"<li><strong>{_e(k)}</strong>: {_e(v.get('verdict', '?'))} — {_e(v.get('detail', ''))}</li>"
+        f"<li><strong>{_e(k)}</strong>: {_e(v.get('verdict', '?'))}"
+        + (f" — {_e(v['detail'])}" if v.get("detail") else "")
+        + "</li>"
         for k, v in m.verification.items()
     )
     warnings = "".join(f"<li>{_e(w)}</li>" for w in m.warnings)

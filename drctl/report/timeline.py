@@ -58,7 +58,7 @@ def timeline_svg(m: RunModel) -> str:
     height = axis_y + 62
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label="failover timeline">',
+        f'width="100%" style="max-width:{WIDTH}px;height:auto" role="img" aria-label="failover timeline">',
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
     ]
     for t in _ticks(lo, hi):
@@ -77,9 +77,7 @@ def timeline_svg(m: RunModel) -> str:
             f'<rect class="phase-bar" data-phase="{escape(p.name)}" data-start="{p.start_s}" data-end="{p.end_s}" '
             f'x="{x(p.start_s)}" y="{y}" width="{round(w, 2)}" height="{BAR}" rx="3" fill="{colour}"{stroke}>'
             f"<title>{escape(p.name)}: {num(p.start_s)} → {num(p.end_s)} ({escape(', '.join(p.steps))}; "
-            f"{escape(p.outcome)})</title></rect>"
-            f'<text x="{x(p.start_s) + w + 6}" y="{y + BAR - 5}" font-size="12" fill="#333">{num(p.seconds)}'
-            f"{'' if p.outcome == 'ok' else ' — ' + escape(p.outcome)}</text>"
+            f"{escape(p.outcome)})</title></rect>" + _duration_label(p.seconds, p.outcome, x(p.start_s), w, y)
         )
     out += _rto(m, x, TOP + len(m.phases) * ROW, axis_y)
     out += _rpo(m, x, axis_y)
@@ -91,6 +89,17 @@ def timeline_svg(m: RunModel) -> str:
     )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _duration_label(seconds: float, outcome: str, left: float, width: float, y: int) -> str:
+    """Inside the bar's right end when the bar is wide enough, else just right of it."""
+    text = num(seconds) + ("" if outcome == "ok" else " — " + escape(outcome))
+    if width > 12 + 7 * len(text):
+        return (
+            f'<text x="{round(left + width - 6, 2)}" y="{y + BAR - 5}" font-size="12" text-anchor="end" '
+            f'fill="#ffffff">{text}</text>'
+        )
+    return f'<text x="{round(left + width + 6, 2)}" y="{y + BAR - 5}" font-size="12" fill="#333">{text}</text>'
 
 
 def _rto(m: RunModel, x: Callable[[float], float], y: int, axis_y: int) -> list[str]:
