@@ -257,3 +257,19 @@ def test_no_secret_in_any_file_log_or_output(fake_tf: Path, tmp_path: Path, caps
             assert SECRET.encode() not in path.read_bytes(), path
     var_file = tmp_path / "work" / core.VAR_FILE
     assert var_file.stat().st_mode & 0o077 == 0
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def test_destroy_asks_first_and_passes_no_force_flag(fake_tf: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from drctl.cli.app import run
+
+    work = request(tmp_path).workdir
+    monkeypatch.setattr("typer.confirm", lambda *a, **k: False)
+    assert run(["destroy", "--terraform-dir", str(work)]) == ExitCode.INTERRUPTED
+    assert "destroy" not in commands(fake_tf)
+    assert run(["destroy", "--terraform-dir", str(work), "--yes"]) == 0
+    destroy_call = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "destroy")
+    assert "-auto-approve" in destroy_call and "-force" not in destroy_call
+    assert "destroyed the stack in AWS" in capsys.readouterr().out
