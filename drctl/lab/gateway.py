@@ -516,9 +516,6 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128  # status fans out many connections at once; the default 5 costs SYN retries
-    # `drctl status` opens ~30 connections at once; socketserver's default backlog of 5 drops SYNs, which
-    # the client retransmits after 1 s (seen as 1 s spikes in bench/bench_status.py).
-    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], gateway: Gateway, role: str
