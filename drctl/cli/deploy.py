@@ -57,7 +57,13 @@ class _CliUi:
             self.say(f"  REFUSED: {refusal}")
 
     def progress(self, done: int, total: int, event: ApplyEvent) -> None:
-        if event.kind == "apply_complete":
+        live = sys.stderr.isatty()
+        if live:
+            sys.stderr.write("\r\033[K")  # clear the "working on" line
+        if event.kind == "apply_start" and live:
+            sys.stderr.write(f"[{done}/{total}] {event.action} {event.resource} ...")
+            sys.stderr.flush()
+        elif event.kind == "apply_complete":
             self.say(f"[{done}/{total}] {event.resource} ({event.action}) done")
         elif event.kind == "apply_errored":
             self.say(f"[{done}/{total}] {event.resource} FAILED")

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from drctl.lab.emulator import reset_emulator
 from drctl.lab.http import Forward, LabRequest, LabResponse, Middleware
+from drctl.lab.redact import redact_params
 
 GLOBAL = "global"
 ADMIN = "admin"
@@ -384,7 +385,7 @@ class Gateway:
             "status": resp.status,
         }
         if is_mutating(req.operation):
-            entry["params"] = req.params
+            entry["params"] = redact_params(req.params)
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._log_lock, self.log_path.open("a", encoding="utf-8") as f:
             f.write(line)

@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed"),
 ]
 DEPLOY_TIMEOUT_S = 900
+SECRET = "SENTINEL-twin-password-9e8d7c"
 
 
 def drctl(twin, *args: str, timeout: float = DEPLOY_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
@@ -34,15 +35,32 @@ def drctl(twin, *args: str, timeout: float = DEPLOY_TIMEOUT_S) -> subprocess.Com
     )
 
 
-def test_deploy_to_the_twin_then_redeploy_after_a_writer_swap(lab) -> None:
+def test_deploy_to_the_twin_then_redeploy_after_a_writer_swap(lab, monkeypatch, capsys) -> None:
+    from drctl.cli.app import run
+    from drctl.deploy import core
+
     shutil.rmtree(lab_dir(lab.home) / "terraform", ignore_errors=True)  # a fresh state for a fresh emulator
 
+    # The first deploy runs in-process with a known password, to look for it everywhere afterwards.
+    monkeypatch.setattr(core.secrets, "token_urlsafe", lambda n: SECRET)
+    for key, value in lab.env.items():
+        monkeypatch.setenv(key, value)
     started = time.monotonic()
-    first = drctl(lab, "deploy", "--lab")
-    assert first.returncode == 0, first.stderr[-3000:]
+    rc = run(["deploy", "--lab"])
+    first = capsys.readouterr()
+    assert rc == 0, first.err[-3000:]
     print(f"first deploy: {time.monotonic() - started:.0f} s")
-    assert "preflight: aurora-postgresql 16.8 supports global databases in both regions" in first.stderr
-    assert "to create" in first.stderr and "/" in first.stderr  # plan summary and [done/total] progress
+    assert "preflight: aurora-postgresql 16.8 supports global databases in both regions" in first.err
+    assert "to create" in first.err and "/" in first.err  # plan summary and [done/total] progress
+    assert SECRET not in first.out + first.err
+    # drctl's files: state, plan file, var file, CLI config, lab logs, the gateway's request log. (The emulator's
+    # own storage plays AWS, which does hold the password.)
+    aws_side = {".terraform", "emulator-state", "ministack-venv"}
+    for path in lab.home.rglob("*"):
+        if path.is_file() and not aws_side & set(path.parts):
+            assert SECRET.encode() not in path.read_bytes(), path
+    state = (lab_dir(lab.home) / "terraform" / "terraform.tfstate").read_text()
+    assert '"master_password": null' in state and '"master_password_wo": null' in state
     stack = load_stack(lab.home / "stack.toml")
     assert set(stack.regions) == {"us-east-1", "us-west-2"}
     assert stack.aws.endpoints == lab.info.endpoints and stack.aws.static_access_key_id == "test"
