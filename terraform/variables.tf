@@ -172,11 +172,16 @@ variable "db_instance_counts" {
 }
 
 variable "master_password" {
-  description = "Master password, ephemeral and sent write-only (to RDS and the Secrets Manager secret), so never stored in state or plan. drctl deploy generates one per run and passes it as TF_VAR_master_password in Terraform's environment; it is only used when the cluster is created or master_password_version changes."
+  description = "Master password, ephemeral and sent write-only (to RDS and the Secrets Manager secret), so never stored in state or plan; only used when the cluster is created or master_password_version changes. drctl deploy generates one per run and passes it as TF_VAR_master_password in Terraform's environment; by hand, set that variable yourself."
   type        = string
-  default     = null
   sensitive   = true
   ephemeral   = true
+  nullable    = false
+
+  validation {
+    condition     = length(var.master_password) >= 16
+    error_message = "master_password must be at least 16 characters."
+  }
 }
 
 variable "master_password_version" {

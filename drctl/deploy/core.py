@@ -177,10 +177,12 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
 def destroy(req: DeployRequest, ui: Ui) -> None:
     """Destroy everything the configuration manages (labs and test environments)."""
     variables = {**DEFAULTS, **req.variables}
-    runner = make_runner(req)
+    runner = make_runner(req, password=secrets.token_urlsafe(24))  # required by the configuration, never sent
     runner.version()
     _write_var_file(req, variables)
     runner.init()
+    if req.client is not None:
+        detach_readers_before_destroy(req.client, variables, ui)
     try:
         runner.destroy(lambda line: ui.say(line) if "Destroy" in line or "Error" in line else None)
     except KeyboardInterrupt:
@@ -189,6 +191,28 @@ def destroy(req: DeployRequest, ui: Ui) -> None:
             code=ExitCode.INTERRUPTED,
             hint="run drctl destroy again to finish",
         ) from None
+
+
+def detach_readers_before_destroy(client: Callable[[str, str], Any], variables: Mapping[str, Any], ui: Ui) -> None:
+    """Remove the global cluster's readers first. Terraform destroys the secondary member first (it depends on the
+    primary), which AWS refuses while that member is the writer (after a failover) and readers remain."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from drctl.aws.rds import arn_region, describe_global_cluster
+    from drctl.aws.rds_actions import detach_and_promote
+
+    global_id = f"{variables.get('name', 'payments')}-{variables.get('environment', 'prod')}"
+    global_id += f"{variables.get('environment_suffix', '')}-global"
+    region = str(variables["primary_region"])
+    try:
+        cluster = describe_global_cluster(client("rds", region), global_id)
+    except (BotoCoreError, ClientError, IndexError):
+        return  # nothing to detach (already gone, or unreadable: terraform will say)
+    for member in cluster.members:
+        if not member.is_writer:
+            ui.say(f"destroy: detaching reader {member.cluster_id} from {global_id}")
+            # the same RemoveFromGlobalCluster call: the reader becomes a standalone cluster, destroyed next
+            detach_and_promote(client("rds", arn_region(member.cluster_arn)), global_id, member.cluster_arn)
 
 
 def _diag_text(diag: Mapping[str, Any]) -> str:
