@@ -40,6 +40,7 @@ class FanoutResult:
     chain_ops: list[str] = field(default_factory=list)
     per_read: dict[str, int] = field(default_factory=dict)
     status_rc: int = -1
+    status_reasons: list[str] = field(default_factory=list)
     aws_codes_ok: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -80,6 +81,7 @@ def measure(
     ctl.clear_requests()
     p = _status(twin)()
     res.status_rc = p.returncode
+    res.status_reasons = list(json.loads(p.stdout or "{}").get("reasons", []))
     got_drctl = trace.calls_by_api(ctl.requests())
     cmds = status_commands(twin.stack)
     ctl.clear_requests()
@@ -173,7 +175,9 @@ def markdown(res: FanoutResult, runs: int) -> str:
         "",
         f"- Calls per status: drctl {res.drctl_calls}, the aws CLI sequence {res.aws_calls} "
         f"(same APIs in the gateway's request log: {'yes' if not res.call_diff else res.call_diff}); "
-        f"`drctl status` exit code {res.status_rc}; every aws command exited 0: {res.aws_codes_ok}.",
+        f"`drctl status` exit code {res.status_rc}"
+        f"{' (' + '; '.join(res.status_reasons) + ')' if res.status_reasons else ''}; "
+        f"every aws command exited 0: {res.aws_codes_ok}.",
         f"- Longest dependent chain: {res.chain} calls ({' → '.join(res.chain_ops)}), from an in-process trace "
         "(calls per read thread, summed over rounds of reads). base = drctl's median at 0 ms (Python start-up, "
         "imports, client creation, rendering).",
