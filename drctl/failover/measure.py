@@ -6,6 +6,9 @@ lose what the lag sample nearest the promotion says. RTO: the run's own clock, s
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from drctl.failover.plan import PLANNED
@@ -86,3 +89,19 @@ def critical_path_s(phase_list: list[dict[str, Any]]) -> float:
     return round(
         got.get("preflight", 0.0) + parallel + got.get("traffic flip", 0.0) + got.get("verification", 0.0), 3
     )
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc; None elsewhere), so RTO includes drctl's own start-up
+    when drctl is the process — not when it runs inside another one (tests calling the CLI in process)."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if not (argv0.name == "drctl" or (argv0.name == "__main__.py" and argv0.parent.name == "drctl")):
+        return None
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))  # field 22: starttime in ticks
+    except (OSError, ValueError, IndexError):
+        return None

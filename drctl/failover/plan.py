@@ -53,6 +53,7 @@ class Facts:
     target_desired: int = 0
     target_max: int = 0
     target_drained: bool | None = None  # the target's own switch is thrown (None: not read)
+    target_inverted: bool | None = None  # the target's record health check is inverted (--flip-method invert)
     snapshots_to_keep: list[str] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)  # {"name", "ok", "detail"}
     refusals: list[str] = field(default_factory=list)
@@ -91,7 +92,9 @@ class ApiCall:
         return f"{self.service} {self.operation} [{self.region}] {json.dumps(self.params, default=str)}"
 
 
-def flip_calls(stack: Stack, req: Request, target_drained: bool | None) -> list[ApiCall]:
+def flip_calls(
+    stack: Stack, req: Request, target_drained: bool | None, target_inverted: bool | None = None
+) -> list[ApiCall]:
     """Make the target's record serve and the source's stop.
 
     Route53 failover routing answers PRIMARY while it is healthy, so: drain the source when it holds the
@@ -102,7 +105,7 @@ def flip_calls(stack: Stack, req: Request, target_drained: bool | None) -> list[
     reason = f"drctl failover to {target.name}"
     calls: list[ApiCall] = []
     if req.flip_method == INVERT:
-        if target_drained:
+        if target_inverted:
             calls.append(_invert(target, False, "let the target's record serve again"))
         if source.role == "primary":
             calls.append(_invert(source, True, "stop Route53 answering with the source's record"))
@@ -228,7 +231,7 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     calls.append(promotion_call(stack, req))
     if req.mode == UNPLANNED:
         calls.append(detach_call(stack, req))
-    calls += flip_calls(stack, req, facts.target_drained)
+    calls += flip_calls(stack, req, facts.target_drained, facts.target_inverted)
     if target.lock_table and lock_item is not None:
         calls.append(
             ApiCall(

@@ -6,18 +6,23 @@ Problems become `Facts.refusals`; the caller turns them into ExitCode.REFUSED be
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import asdict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import autoscaling, rds
-from drctl.aws.clients import UNREACHABLE_ERRORS, error_code, to_drctl_error
+from drctl.aws import autoscaling, rds, route53
+from drctl.aws.clients import GLOBAL_REGION, UNREACHABLE_ERRORS, error_code, to_drctl_error
+from drctl.errors import DrctlError
 from drctl.failover import observe
 from drctl.failover.observe import Clients
-from drctl.failover.plan import PLANNED, Facts, Request
+from drctl.failover.plan import INVERT, PLANNED, Facts, Request
+from drctl.failover.waiting import NotYet, wait_until
 from drctl.models import GlobalCluster
 from drctl.stack import Stack
 
+FIRST_SAMPLE_WAIT_S = 15.0  # Aurora publishes lag every minute on AWS, every second in the lab
 IN_PROGRESS = {"pending", "switching-over", "failing-over", "cancelling"}
 # Errors meaning "the global database's control path does not answer here": unplanned mode falls back.
 GLOBAL_PATH_DOWN = {"InternalFailure", "InternalError", "ServiceUnavailable", "GlobalClusterNotFoundFault"}
@@ -27,7 +32,9 @@ def read_global(clients: Clients, stack: Stack, region: str) -> GlobalCluster:
     return rds.describe_global_cluster(clients.client("rds", region), stack.global_cluster_id)
 
 
-def run_preflight(clients: Clients, stack: Stack, req: Request) -> Facts:
+def run_preflight(
+    clients: Clients, stack: Stack, req: Request, progress: Callable[[str], None] | None = None
+) -> Facts:
     facts = Facts()
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
     planned = req.mode == PLANNED
@@ -80,18 +87,38 @@ def run_preflight(clients: Clients, stack: Stack, req: Request) -> Facts:
                 f"engine versions differ ({source_cluster.engine_version} vs {target_cluster.engine_version})"
             )
 
-    _lag(clients, stack, req, facts)
+    _lag(clients, stack, req, facts, progress)
     _capacity(clients, stack, req, facts)
     if planned:
         state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
+        if req.flip_method == INVERT:  # the fallback flips through the Route53 control plane anyway
+            r53 = clients.client("route53", GLOBAL_REGION)
+            facts.target_inverted = route53.get_health_check(r53, target.health_check_id).inverted
         facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts
 
 
-def _lag(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+def _lag(
+    clients: Clients, stack: Stack, req: Request, facts: Facts, progress: Callable[[str], None] | None
+) -> None:
     target = stack.regions[req.to_region]
     reading = observe.lag_reading(clients, target.cluster_id, target.name)
+    if reading is None and req.mode == PLANNED:
+        # Right after a switchover the new secondary has not published its first lag datapoint yet.
+        def first_sample() -> observe.LagReading:
+            got = observe.lag_reading(clients, target.cluster_id, target.name)
+            if got is None:
+                raise NotYet(f"no lag sample for {target.cluster_id} yet")
+            return got
+
+        with contextlib.suppress(DrctlError):
+            reading = wait_until(
+                f"a first replication-lag sample for {target.cluster_id}",
+                first_sample,
+                deadline_s=FIRST_SAMPLE_WAIT_S,
+                progress=progress,
+            )
     facts.lag = asdict(reading) if reading else None
     bound = stack.objectives.max_switchover_lag_ms
     if req.mode != PLANNED:

@@ -7,6 +7,7 @@ function has to pass request ids around. The current step is per thread (paralle
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 from typing import Any
 
@@ -38,6 +39,7 @@ class CallRecorder:
     def on_after_call(self, region: str, http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
         meta = parsed.get("ResponseMetadata", {}) if isinstance(parsed, dict) else {}
         call = {
+            "at": round(time.time(), 3),
             "service": model.service_model.service_name,
             "operation": model.name,
             "region": region,
@@ -53,6 +55,7 @@ class CallRecorder:
     def on_after_call_error(self, region: str, exception: BaseException, model: Any, **_: Any) -> None:
         self._add(
             {
+                "at": round(time.time(), 3),
                 "service": model.service_model.service_name,
                 "operation": model.name,
                 "region": region,

@@ -153,10 +153,31 @@ class _Runner:
             kill_hook=test_kill_hook,
         )
         self.lock = RunLock(stack, self.clients, stack.regions[req.to_region], journal.run_id)
+        self._warm(single)
         if prior is not None:
             sent = [r for r in prior.records if r.get("event") == "sent" and r.get("step") == "promote"]
             self.run.promotion_sent_before = bool(sent)
             self.run.promotion_detached_before = any(r.get("operation") == "RemoveFromGlobalCluster" for r in sent)
+
+    def _warm(self, single: RecordingFactory) -> None:
+        """Create the clients later steps need while the lock and preflight run: making a boto3 client costs
+        a few hundred ms of CPU, which would otherwise sit between the preflight and the promotion call."""
+        target = self.stack.regions[self.req.to_region]
+        wanted: list[tuple[RecordingFactory, str, str]] = [
+            (single, "rds", target.name),
+            (self.clients, "elbv2", target.name),
+            (self.clients, "autoscaling", target.name),
+            (self.clients, "cloudwatch", target.name),
+        ]
+        if self.req.mode == PLANNED:
+            wanted.append((self.clients, "route53", "us-east-1"))
+
+        def make() -> None:
+            for factory, service, region in wanted:
+                with contextlib.suppress(Exception):  # a real failure shows when the step uses the client
+                    factory.client(service, region)
+
+        threading.Thread(target=make, name="drctl-warm-clients", daemon=True).start()
 
     # ----------------------------------------------------------------------------------------- steps
 
@@ -262,7 +283,7 @@ class _Runner:
         return self._finish("completed", f"{self.req.to_region} writes and serves")
 
     def _preflight(self, run: steps.Run) -> dict[str, Any]:
-        facts = run_preflight(self.clients, self.stack, self.req)
+        facts = run_preflight(self.clients, self.stack, self.req, self.progress)
         if facts.refusals and not facts.noop:
             self.journal.append({"event": "refused", "facts": facts.to_dict()})
             raise refuse(facts)
@@ -273,7 +294,7 @@ class _Runner:
         ph = phases(records)
         if self.prior is None:
             rto = round(time.monotonic() - self.t0 - self.waited_s, 3)
-            rto_source = "this run's monotonic clock (confirmation prompt excluded)"
+            rto_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
         else:
             first = parse_ts(str(records[0]["ts"]))
             rto = round((datetime.now(UTC) - first).total_seconds(), 3)

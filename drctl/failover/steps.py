@@ -253,7 +253,7 @@ def _wait_promoted(run: Run, detach_sent: bool) -> DbState:
         deadline_s=run.remaining(),
         stop_event=run.stop_event,
         progress=run.progress,
-        max_interval_s=1.0,
+        max_interval_s=0.5,  # promotion is the critical path: poll often (2 reads per poll, all in one region)
     )
 
 
@@ -299,7 +299,7 @@ def _send_promotion(run: Run, detached: bool) -> dict[str, Any]:
 
 def flip(run: Run) -> dict[str, Any]:
     """Throw the switch in the region that stays up (or invert the health checks with --flip-method invert)."""
-    calls = flip_calls(run.stack, run.req, run.facts.target_drained)
+    calls = flip_calls(run.stack, run.req, run.facts.target_drained, run.facts.target_inverted)
     done = []
     for call in calls:
         assert call.send is not None

@@ -101,10 +101,12 @@ def test_failback_undrains_the_primary_and_leaves_the_secondary_record_alone(sta
 
 
 def test_invert_fallback_uses_the_route53_control_plane(stack: Any) -> None:
-    calls = flip_calls(stack, _req("us-west-2", flip=INVERT), target_drained=False)
+    calls = flip_calls(stack, _req("us-west-2", flip=INVERT), target_drained=False, target_inverted=False)
     assert [(c.service, c.operation, c.params) for c in calls] == [
         ("route53", "UpdateHealthCheck", {"HealthCheckId": stack.primary.health_check_id, "Inverted": True})
     ]
+    back = flip_calls(stack, _req("us-east-1", flip=INVERT), target_drained=False, target_inverted=True)
+    assert [c.params for c in back] == [{"HealthCheckId": stack.primary.health_check_id, "Inverted": False}]
 
 
 def test_unplanned_plan_calls_only_the_target_region(stack: Any) -> None:
