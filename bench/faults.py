@@ -82,13 +82,14 @@ def _json(text: str) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def writer_region(twin: BenchTwin) -> str:
+def writer_region(twin: BenchTwin, region: str | None = None) -> str:
+    """Who writes, read from the twin directly (the given region's endpoint; default the second region)."""
     import boto3
 
     from drctl.stack import load_stack
 
     stack = load_stack(twin.stack)
-    region = twin.info.regions[1]
+    region = region or twin.info.regions[1]
     rds = boto3.client(
         "rds",
         region_name=region,
@@ -132,6 +133,24 @@ def region_outage(r: Runner) -> list[Row]:
             "1",
             "1/1" if ok else "0/1",
             f"exit {rc} in {secs:.1f}s; reachable {reach}",
+            ok,
+        )
+    )
+    # Planned failover *to* a region that does not answer: refused at once, one line, nothing changed.
+    twin.control.clear_requests()
+    t = time.perf_counter()
+    rc, rep, err = r.failover("secondary")
+    secs = time.perf_counter() - t
+    lines = [x for x in err.splitlines() if x.startswith("drctl: error:")]
+    sends = promotions_ok(twin)
+    ok = rc in (6, 7) and sends == 0 and writer_region(twin, r1) == r1
+    rows.append(
+        Row(
+            f"secondary ({r2}) outage: planned failover to it",
+            "1",
+            "1/1" if ok else "0/1",
+            f"exit {rc} in {secs:.1f}s ({(lines[-1] if lines else err.strip()[-120:])[:140]}); "
+            f"promotions sent {sends}",
             ok,
         )
     )
