@@ -15,6 +15,8 @@ from drctl.models import AuroraLag, HealthVerdict, Sample
 from drctl.stack import RegionStack, Stack
 from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
 
+KEEP_PREFIX = "drctl-keep-"  # drctl's own copies of those snapshots
+
 
 class Clients(Protocol):
     def client(self, service: str, region: str) -> Any: ...
@@ -138,8 +140,5 @@ def unplanned_failover_snapshots(clients: Clients, region: str, cluster_id: str)
     """Snapshots AWS takes of an old primary after an unplanned global failover (ids say so)."""
     rds = clients.client("rds", region)
     snaps = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id).get("DBClusterSnapshots", [])
-    return [
-        str(s["DBClusterSnapshotIdentifier"])
-        for s in snaps
-        if "unplanned-global-failover" in str(s.get("DBClusterSnapshotIdentifier", ""))
-    ]
+    ids = [str(s.get("DBClusterSnapshotIdentifier", "")) for s in snaps]
+    return [i for i in ids if "unplanned-global-failover" in i and not i.startswith(KEEP_PREFIX)]

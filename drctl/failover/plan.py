@@ -14,6 +14,7 @@ from typing import Any
 from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions, rds_actions, route53_actions
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.aws.dynamodb import LockItem
+from drctl.failover.observe import KEEP_PREFIX
 from drctl.stack import RegionStack, Stack
 
 PLANNED, UNPLANNED = "planned", "unplanned"
@@ -247,4 +248,4 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
 
 def keep_snapshot_id(snapshot_id: str) -> str:
     """A manual snapshot id derived from an automated one (`rds:` prefix is not allowed in manual ids)."""
-    return "drctl-keep-" + snapshot_id.replace("rds:", "").replace(":", "-")[:200]
+    return KEEP_PREFIX + snapshot_id.replace("rds:", "").replace(":", "-")[:200]

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from drctl.aws.clients import ClientFactory
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drctl.aws.clients import ClientFactory, to_drctl_error
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import steps
 from drctl.failover.journal import Journal, Progress, new_run_id, parse_ts, read_progress
@@ -201,6 +203,10 @@ class _Runner:
         except DrctlError as e:
             outcome, error = ("refused" if e.code == ExitCode.REFUSED else "failed"), str(e)
             raise
+        except (ClientError, BotoCoreError) as e:  # an AWS error no step expected: one line, FAILED or auth
+            outcome, error = "failed", f"{type(e).__name__}: {e}"
+            op = getattr(e, "operation_name", name)
+            raise to_drctl_error(e, action=f"{op} ({name} step)", region=self.req.to_region) from e
         except BaseException as e:
             outcome, error = "error", f"{type(e).__name__}: {e}"
             raise

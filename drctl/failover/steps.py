@@ -112,7 +112,16 @@ def keep_snapshots(run: Run) -> dict[str, Any]:
         if any(s.get("DBClusterSnapshotIdentifier") == keep_id for s in existing):
             kept.append({"snapshot": snap, "kept_as": keep_id, "already": True})
             continue
-        rds_actions.keep_cluster_snapshot(rds_client, snap, keep_id, run.run_id)
+        try:
+            rds_actions.keep_cluster_snapshot(rds_client, snap, keep_id, run.run_id)
+        except (ClientError, BotoCoreError) as e:
+            # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
+            raise DrctlError(
+                f"could not keep snapshot {snap} ({error_code(e) or type(e).__name__}); nothing else was changed",
+                code=ExitCode.FAILED,
+                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name}), then "
+                f"`drctl failover --resume {run.run_id}`",
+            ) from e
         kept.append({"snapshot": snap, "kept_as": keep_id, "already": False})
     return {"kept": kept}
 

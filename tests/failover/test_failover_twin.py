@@ -174,3 +174,23 @@ def test_invert_flip_method_moves_traffic_through_the_route53_control_plane(fast
     assert rc == ExitCode.OK, back
     assert back["verification"]["traffic"]["serving"] == "us-east-1"
     assert lab_healthy(twin, stack) == {"us-east-1": True, "us-west-2": True}
+
+
+def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(fast, home, capsys) -> None:
+    twin, stack = fast
+    rc, report = failover(capsys, stack, "--to", "secondary")
+    assert rc == ExitCode.OK, report
+    east = load_stack(stack).regions["us-east-1"]
+    rds = twin.client("rds", "us-east-1")
+    # What AWS leaves behind when an old primary rejoins after an unplanned failover.
+    snap = f"unplanned-global-failover-{east.cluster_id}-2026-11-29-12-00"
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=snap, DBClusterIdentifier=east.cluster_id)
+    twin.control.clear_requests()
+    rc, back = failover(capsys, stack, "--to", "primary")
+    # The emulator cannot copy snapshots: the failback stops before changing anything, and says what to do.
+    calls = [(m["operation"], m.get("status")) for m in mutations(twin) if m["service"] == "rds"]
+    assert calls == [("CopyDBClusterSnapshot", calls[0][1])], calls
+    assert rc == ExitCode.FAILED and back["outcome"] == "failed"
+    last = back["_stderr"].splitlines()[-1]
+    assert snap in last and f"drctl-keep-{snap}" in last and "--resume" in last
+    assert writer_region(twin) == "us-west-2" and promotions(twin) == []

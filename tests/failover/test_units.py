@@ -263,3 +263,49 @@ def test_promotion_already_sent_is_never_sent_again(stack: Any) -> None:
     )
     steps.promote(run)
     assert rds.sent == []
+
+
+class FakeSnapshots:
+    def __init__(self) -> None:
+        self.snapshots = ["rds:unplanned-global-failover-payments-prod-use1-2026-11-29-12-00"]
+        self.copies: list[dict[str, Any]] = []
+
+    def describe_db_cluster_snapshots(self, **_: Any) -> dict[str, Any]:
+        return {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": s} for s in self.snapshots]}
+
+    def copy_db_cluster_snapshot(self, **kw: Any) -> dict[str, Any]:
+        self.copies.append(kw)
+        self.snapshots.append(kw["TargetDBClusterSnapshotIdentifier"])
+        return {}
+
+
+def test_failback_keeps_the_snapshot_once(stack: Any) -> None:
+    fake = FakeSnapshots()
+
+    class Clients:
+        def client(self, service: str, region: str) -> Any:
+            assert (service, region) == ("rds", "us-east-1")
+            return fake
+
+    facts = Facts(snapshots_to_keep=[fake.snapshots[0]])
+    run = steps.Run(
+        stack=stack,
+        req=_req("us-east-1"),
+        clients=Clients(),
+        single_shot=Clients(),
+        journal=FakeJournal(),  # type: ignore[arg-type]
+        run_id="20261129T121500Z-ab12",
+        deadline=time.monotonic() + 10,
+        progress=lambda _: None,
+        facts=facts,
+    )
+    first = steps.keep_snapshots(run)
+    again = steps.keep_snapshots(run)  # a resumed run does not copy twice
+    assert len(fake.copies) == 1
+    copy = fake.copies[0]
+    assert (
+        copy["TargetDBClusterSnapshotIdentifier"]
+        == "drctl-keep-unplanned-global-failover-payments-prod-use1-2026-11-29-12-00"
+    )
+    assert {"Key": "drctl:run", "Value": "20261129T121500Z-ab12"} in copy["Tags"]
+    assert [k["already"] for k in first["kept"] + again["kept"]] == [False, True]
