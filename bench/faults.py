@@ -192,6 +192,52 @@ def region_outage(r: Runner) -> list[Row]:
     return rows
 
 
+def outage_mid_failover(r: Runner) -> list[Row]:
+    """The source region goes down right after the switchover was sent: the run must still complete from the
+    target region (fencing then reads as unverifiable, never as a failure)."""
+    twin = r.twin
+    _prepare(twin)
+    twin.control.set_durations(switchover_s=3.0, warmup_s=0.5)
+    r1, r2 = twin.info.regions
+    argv = [
+        sys.executable,
+        "-m",
+        "drctl",
+        "failover",
+        "--to",
+        "secondary",
+        "--yes",
+        "--json",
+        "--stack",
+        str(twin.stack),
+    ]
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, env=twin.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not sent:
+        sent = any(x.get("operation") in PROMOTIONS for x in twin.control.requests())
+        time.sleep(0.1)
+    if sent:
+        twin.control.outage(r1)
+    out, err = proc.communicate(timeout=180)
+    secs = time.perf_counter() - t
+    r.result.transcript += [out, err]
+    twin.control.restore()
+    rep = _json(out)
+    fencing = (rep.get("verification") or {}).get("fencing", {}).get("verdict")
+    writer = writer_region(twin)
+    ok = sent and proc.returncode == 0 and rep.get("outcome") == "completed" and writer == r2
+    lines = [x for x in err.splitlines() if x.startswith("drctl: error:")]
+    detail = (
+        f"exit {proc.returncode}, {rep.get('outcome') or (lines[-1] if lines else err.strip()[-140:])} in "
+        f"{secs:.1f}s; writer now {writer}; fencing {fencing}"
+    )
+    return [
+        Row(f"primary ({r1}) lost right after the switchover was sent", "1", "1/1" if ok else "0/1", detail, ok)
+    ]
+
+
 def kill_points(r: Runner, say: Callable[[str], None]) -> list[Row]:
     """SIGKILL at every step boundary (and right after the promotion is sent), then --resume."""
     twin = r.twin
@@ -450,7 +496,7 @@ def run_all(
     res = FaultsResult()
     r = Runner(twin, res)
     steps: list[tuple[str, str, Callable[[], list[Row]]]] = [
-        ("outage", "region outage", lambda: region_outage(r)),
+        ("outage", "region outage", lambda: region_outage(r) + outage_mid_failover(r)),
         ("kill", "kill points", lambda: kill_points(r, say)),
         ("rates", "throttling and 5xx", lambda: fault_rates(r, say)),
         ("concurrent", "concurrent operators", lambda: concurrent_operators(r, concurrent_trials, say)),
