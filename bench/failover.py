@@ -220,7 +220,7 @@ def step_breakdown(res: FailoverResult) -> str:
             ]
         )
     return md_table(
-        ["run", "start-up (wall - RTO clock)", "clock start -> first step", *names, "wall"],
+        ["run", "outside the RTO clock (wall - RTO)", "RTO clock start -> first step", *names, "wall"],
         rows,
     )
 
