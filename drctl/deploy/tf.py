@@ -65,6 +65,7 @@ class TerraformRunner:
         self.env = dict(env)
         self.binary = binary
         self.var_file = var_file
+        self.last_stderr = ""  # stderr of the last streamed command
         self._tf = Terraform(working_dir=str(self.workdir), terraform_bin_path=binary)
 
     # ---------------------------------------------------------------------------------------- argv
@@ -185,8 +186,6 @@ class TerraformRunner:
             err_reader.join(timeout=5)
         self.last_stderr = "".join(stderr_lines)
         return proc.returncode
-
-    last_stderr: str = ""
 
     # ---------------------------------------------------------------------------------- operations
     def version(self) -> tuple[int, int, int]:

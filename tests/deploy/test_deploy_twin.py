@@ -1,6 +1,6 @@
 """`drctl deploy --lab` end to end on the twin: the project's own terraform/ applied with progress, the stack file
 written and read by `drctl status`; a second deploy changes nothing; after a writer swap, a redeploy still plans
-nothing (no change to the global cluster, its members, or which record is PRIMARY)."""
+nothing (no change to the global cluster, its members, or which record is PRIMARY); then `drctl destroy`."""
 
 from __future__ import annotations
 
@@ -91,3 +91,9 @@ def test_deploy_to_the_twin_then_redeploy_after_a_writer_swap(lab, monkeypatch, 
     assert third.returncode == 0, third.stderr[-3000:]
     assert "preflight: us-west-2 writes now" in third.stderr
     assert "no changes" in third.stdout
+
+    # Destroy after the failover: the writer is now the member Terraform removes first.
+    gone = drctl(lab, "destroy", "--lab", "--yes")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    assert "detaching reader" in gone.stderr
+    assert not rds.describe_db_clusters()["DBClusters"]
