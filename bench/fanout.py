@@ -202,6 +202,7 @@ class ThrottleResult:
     passed: list[int]
     complete: list[bool]
     most_throttled: list[tuple[str, int]]
+    lost: list[int] = field(default_factory=list)  # reads still throttled after botocore's attempts
 
 
 def stack_with_endpoints(stack_path: Path, endpoints: dict[str, str], dest: Path) -> Path:
@@ -231,9 +232,19 @@ def measure_throttled(
             res.passed.append(sum(buckets.passed.values()))
             worst.update({f"{s}:{o}": n for (s, o), n in buckets.throttled.items()})
             res.complete.append(_complete(p.stdout))
+            res.lost.append(_lost_reads(p.stdout))
     res.most_throttled = worst.most_common(4)
     say(f"throttled status: {res.times.median:.2f}s, throttled calls {res.throttled}, exit codes {res.codes}")
     return res
+
+
+def _lost_reads(stdout: str) -> int:
+    """Reads the report lists as failed with throttling (botocore gave up after its attempts)."""
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return -1
+    return sum(1 for w in doc.get("warnings", []) if "Throttl" in str(w) or "SlowDown" in str(w))
 
 
 def _complete(stdout: str) -> bool:
@@ -258,6 +269,7 @@ def throttle_markdown(res: ThrottleResult) -> str:
             ", ".join(str(c) for c in res.codes),
             f"{min(res.throttled)} / {sorted(res.throttled)[n // 2]} / {max(res.throttled)}",
             f"{sorted(res.passed)[n // 2]}",
+            f"{sum(res.lost)}",
         ]
     ]
     table = md_table(
@@ -268,6 +280,7 @@ def throttle_markdown(res: ThrottleResult) -> str:
             "exit codes",
             "throttled answers = retries needed (min / med / max)",
             "calls answered",
+            "reads lost (still throttled after 3 attempts), all runs",
         ],
         rows,
     )
