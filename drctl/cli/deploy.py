@@ -80,6 +80,16 @@ def _terraform_dir(explicit: Path | None) -> Path:
     return Path(drctl.__file__).resolve().parents[1] / "terraform"
 
 
+def _pairs(items: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--backend-config")
+        pairs[key] = value
+    return pairs
+
+
 def _user_vars(var_file: Path | None) -> dict[str, Any]:
     if var_file is None:
         return {}
@@ -152,6 +162,15 @@ def deploy(
     account_id: Annotated[
         str | None, typer.Option("--account-id", help="Refuse unless the credentials are in this account.")
     ] = None,
+    backend_config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backend-config", help="terraform init backend setting, repeatable. Example: bucket=tf-state"
+        ),
+    ] = None,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="terraform init -upgrade (off: keep the lock).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON result on stdout.")] = False,
 ) -> None:
     """Preflight, plan (refusing destructive changes), apply with progress, write the stack file.
@@ -164,6 +183,8 @@ def deploy(
         "strict": strict,
         "allow_destructive": allow_destructive,
         "outputs_only": outputs_only,
+        "upgrade": upgrade,
+        "backend_config": _pairs(backend_config or []),
     }
     if account_id and not lab:
         flags["account_id"] = account_id

@@ -21,8 +21,10 @@ from drctl.deploy.toolchain import find_provider_mirror, terraform_env, write_cl
 from drctl.errors import DrctlError, ExitCode
 from drctl.stack import write_stack_file
 
-PLAN_FILE = "drctl.tfplan"
-VAR_FILE = "drctl.tfvars.json"
+# drctl's files live in <workdir>/.drctl/ (git-ignored): the CLI config, the variables, the saved plan.
+DRCTL_DIR = ".drctl"
+PLAN_FILE = f"{DRCTL_DIR}/drctl.tfplan"  # relative to the workdir, where terraform runs
+VAR_FILE = f"{DRCTL_DIR}/drctl.tfvars.json"
 DEFAULTS = {"primary_region": "us-east-1", "secondary_region": "us-west-2", "engine_version": "16.8"}
 
 
@@ -39,6 +41,8 @@ class DeployRequest:
     outputs_only: bool = False
     binary: str = "terraform"
     cli_dir: Path | None = None  # where the Terraform CLI config is written (default: workdir/.drctl)
+    backend_config: dict[str, str] = field(default_factory=dict)  # terraform init -backend-config=K=V
+    upgrade: bool = False  # terraform init -upgrade
 
 
 @dataclass
@@ -60,17 +64,19 @@ class Ui(Protocol):
 
 
 def make_runner(req: DeployRequest, *, password: str | None = None) -> TerraformRunner:
-    cli_dir = req.cli_dir or req.workdir / ".drctl"
+    workdir = req.workdir.resolve()  # terraform runs there: every path it is given must be absolute
+    cli_dir = (req.cli_dir or workdir / DRCTL_DIR).resolve()
     env = terraform_env(write_cli_config(cli_dir, find_provider_mirror()))
     env.pop("TF_LOG", None)  # a debug log would record the password sent to RDS
     if password:
         env["TF_VAR_master_password"] = password
-    return TerraformRunner(req.workdir, env=env, binary=req.binary, var_file=req.workdir / VAR_FILE)
+    return TerraformRunner(workdir, env=env, binary=req.binary, var_file=workdir / VAR_FILE)
 
 
 def _write_var_file(req: DeployRequest, variables: Mapping[str, Any]) -> None:
     with private_umask():
         path = req.workdir / VAR_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(dict(variables), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)
@@ -106,7 +112,7 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
 
     _write_var_file(req, variables)
     ui.say("terraform init")
-    runner.init()
+    runner.init(backend_config=req.backend_config, upgrade=req.upgrade)
     warnings = [_diag_text(d) for d in runner.validate()]
     for w in warnings:
         ui.say(f"warning: {w}")
@@ -180,7 +186,7 @@ def destroy(req: DeployRequest, ui: Ui) -> None:
     runner = make_runner(req, password=secrets.token_urlsafe(24))  # required by the configuration, never sent
     runner.version()
     _write_var_file(req, variables)
-    runner.init()
+    runner.init(backend_config=req.backend_config, upgrade=req.upgrade)
     if req.client is not None:
         detach_readers_before_destroy(req.client, variables, ui)
     try:

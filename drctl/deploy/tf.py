@@ -213,8 +213,14 @@ class TerraformRunner:
             )
         return got
 
-    def init(self, *, plugin_dir: Path | None = None, upgrade: bool = False) -> None:
-        res = self.run(self.init_argv(plugin_dir=plugin_dir, upgrade=upgrade))
+    def init(
+        self,
+        *,
+        plugin_dir: Path | None = None,
+        upgrade: bool = False,
+        backend_config: Mapping[str, str] | None = None,
+    ) -> None:
+        res = self.run(self.init_argv(plugin_dir=plugin_dir, upgrade=upgrade, backend_config=backend_config))
         if res.returncode != 0:
             raise _failed("init", res)
 

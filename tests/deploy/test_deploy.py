@@ -81,6 +81,10 @@ def test_terraform_argv_is_pinned(tmp_path: Path) -> None:
     assert r.init_argv(plugin_dir=Path("/m"), upgrade=True) == [
         *("terraform", "init", "-input=false", "-no-color", "-upgrade", "-plugin-dir=/m")
     ]
+    assert r.init_argv(backend_config={"bucket": "tf-state", "region": "us-east-1"}) == [
+        *("terraform", "init", "-input=false", "-no-color"),
+        *("-backend-config=bucket=tf-state", "-backend-config=region=us-east-1"),
+    ]
     assert r.validate_argv() == ["terraform", "validate", "-json", "-no-color"]
     assert r.plan_argv("p.tfplan") == [
         *("terraform", "plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=p.tfplan", v)
@@ -273,3 +277,21 @@ def test_destroy_asks_first_and_passes_no_force_flag(fake_tf: Path, tmp_path: Pa
     destroy_call = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "destroy")
     assert "-auto-approve" in destroy_call and "-force" not in destroy_call
     assert "destroyed the stack in AWS" in capsys.readouterr().out
+
+
+def test_a_relative_workdir_gives_terraform_absolute_paths(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    req = request(tmp_path)
+    req.workdir = Path("work")
+    deploy(req, RecordingUi())
+    plan = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "plan")
+    var_file = next(a for a in plan if a.startswith("-var-file="))
+    assert Path(var_file.removeprefix("-var-file=")).is_absolute()
+    assert (tmp_path / "work" / ".drctl" / "terraform.rc").exists()
+
+
+def test_backend_config_must_be_key_value(capsys) -> None:
+    from drctl.cli.app import run
+
+    assert run(["deploy", "--backend-config", "bucket"]) == ExitCode.USAGE
+    assert "expected KEY=VALUE" in capsys.readouterr().err
