@@ -7,7 +7,7 @@ Problems become `Facts.refusals`; the caller turns them into ExitCode.REFUSED be
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +26,15 @@ FIRST_SAMPLE_WAIT_S = 15.0  # Aurora publishes lag every minute on AWS, every se
 IN_PROGRESS = {"pending", "switching-over", "failing-over", "cancelling"}
 # Errors meaning "the global database's control path does not answer here": unplanned mode falls back.
 GLOBAL_PATH_DOWN = {"InternalFailure", "InternalError", "ServiceUnavailable", "GlobalClusterNotFoundFault"}
+
+
+@contextlib.contextmanager
+def aws_errors(action: str, region: str) -> Iterator[None]:
+    """AWS errors of the reads inside become one-line DrctlErrors naming the action and its region."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        raise to_drctl_error(e, action=action, region=region) from e
 
 
 def read_global(clients: Clients, stack: Stack, region: str) -> GlobalCluster:
@@ -75,10 +84,14 @@ def run_preflight(
                 facts.refusals.append(f"{target.cluster_id} is {sync}, not connected: it cannot take over yet")
             facts.check("target member connected", sync in (None, "connected"), str(sync or "not reported"))
 
-    target_cluster = rds.describe_cluster(clients.client("rds", target.name), target.cluster_id, target.name)
+    with aws_errors("rds:DescribeDBClusters", target.name):
+        target_cluster = rds.describe_cluster(clients.client("rds", target.name), target.cluster_id, target.name)
     facts.engine_versions[target.name] = target_cluster.engine_version
     if planned:
-        source_cluster = rds.describe_cluster(clients.client("rds", source.name), source.cluster_id, source.name)
+        with aws_errors("rds:DescribeDBClusters", source.name):
+            source_cluster = rds.describe_cluster(
+                clients.client("rds", source.name), source.cluster_id, source.name
+            )
         facts.engine_versions[source.name] = source_cluster.engine_version
         same = source_cluster.engine_version == target_cluster.engine_version
         facts.check("engine versions match", same, ", ".join(f"{r} {v}" for r, v in facts.engine_versions.items()))
@@ -87,15 +100,19 @@ def run_preflight(
                 f"engine versions differ ({source_cluster.engine_version} vs {target_cluster.engine_version})"
             )
 
-    _lag(clients, stack, req, facts, progress)
+    with aws_errors("cloudwatch:GetMetricData", target.name):
+        _lag(clients, stack, req, facts, progress)
     _capacity(clients, stack, req, facts)
     if planned:
-        state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
+        with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region):
+            state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
         if req.flip_method == INVERT:  # the fallback flips through the Route53 control plane anyway
-            r53 = clients.client("route53", GLOBAL_REGION)
-            facts.target_inverted = route53.get_health_check(r53, target.health_check_id).inverted
-        facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
+            with aws_errors("route53:GetHealthCheck", GLOBAL_REGION):
+                r53 = clients.client("route53", GLOBAL_REGION)
+                facts.target_inverted = route53.get_health_check(r53, target.health_check_id).inverted
+        with aws_errors("rds:DescribeDBClusterSnapshots", target.name):
+            facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts
 
 
@@ -140,10 +157,12 @@ def _lag(
 
 def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
-    t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
+    with aws_errors("autoscaling:DescribeAutoScalingGroups", target.name):
+        t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
     facts.target_desired, facts.target_max = t.desired, t.max_size
     if req.mode == PLANNED:
-        s = autoscaling.read_asg(clients.client("autoscaling", source.name), source.asg_name, source.name)
+        with aws_errors("autoscaling:DescribeAutoScalingGroups", source.name):
+            s = autoscaling.read_asg(clients.client("autoscaling", source.name), source.asg_name, source.name)
         facts.wanted_capacity = max(s.desired, t.desired)
         facts.capacity_source = f"source {source.asg_name} desired {s.desired}"
         ok = t.max_size >= s.desired

@@ -52,12 +52,14 @@ class CallRecorder:
             call["error"] = err
         self._add(call)
 
-    def on_after_call_error(self, region: str, exception: BaseException, model: Any, **_: Any) -> None:
+    def on_after_call_error(self, region: str, exception: BaseException, event_name: str = "", **_: Any) -> None:
+        # botocore passes no operation model here: the event name is "after-call-error.<service>.<operation>".
+        parts = event_name.split(".")
         self._add(
             {
                 "at": round(time.time(), 3),
-                "service": model.service_model.service_name,
-                "operation": model.name,
+                "service": parts[1] if len(parts) > 2 else "",
+                "operation": parts[2] if len(parts) > 2 else "",
                 "region": region,
                 "status": None,
                 "request_id": "",

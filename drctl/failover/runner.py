@@ -289,7 +289,15 @@ class _Runner:
         return self._finish("completed", f"{self.req.to_region} writes and serves")
 
     def _preflight(self, run: steps.Run) -> dict[str, Any]:
-        facts = run_preflight(self.clients, self.stack, self.req, self.progress)
+        try:
+            facts = run_preflight(self.clients, self.stack, self.req, self.progress)
+        except DrctlError as e:
+            if e.code == ExitCode.UNREACHABLE and self.req.mode == PLANNED:
+                e.hint = (
+                    "a planned switchover needs both regions; if one is down, "
+                    f"`drctl failover --to {self.req.to_region} --mode unplanned --allow-data-loss`"
+                )
+            raise
         if facts.refusals and not facts.noop:
             self.journal.append({"event": "refused", "facts": facts.to_dict()})
             raise refuse(facts)

@@ -194,3 +194,13 @@ def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(
     last = back["_stderr"].splitlines()[-1]
     assert snap in last and f"drctl-keep-{snap}" in last and "--resume" in last
     assert writer_region(twin) == "us-west-2" and promotions(twin) == []
+
+
+def test_planned_failover_with_the_source_down_points_to_unplanned_mode(fast, home, capsys) -> None:
+    twin, stack = fast
+    twin.control.outage("us-east-1")
+    rc, report = failover(capsys, stack, "--to", "secondary")
+    twin.control.restore()
+    assert rc == ExitCode.UNREACHABLE, report["_stderr"]
+    assert "--mode unplanned --allow-data-loss" in report["_stderr"].splitlines()[-1]
+    assert writer_region(twin) == "us-east-1"
