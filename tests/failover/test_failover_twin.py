@@ -85,6 +85,11 @@ def test_lag_above_bound_is_refused_and_nothing_changes(fast, home, capsys) -> N
         ("dynamodb", "DeleteItem"),
     }
     assert writer_region(twin) == "us-east-1"
+    # --force overrides that bound (and only that), loudly.
+    rc, forced = failover(capsys, stack, "--to", "secondary", "--force")
+    assert rc == ExitCode.OK and forced["outcome"] == "completed"
+    assert any("--force" in w for w in forced["warnings"]) and "WARNING: --force" in forced["_stderr"]
+    assert writer_region(twin) == "us-west-2"
 
 
 def test_to_the_current_writer_is_a_no_op(fast, home, capsys) -> None:
