@@ -259,6 +259,8 @@ class _Runner:
                 outcome = {ExitCode.REFUSED: "refused", ExitCode.LOCKED: "locked"}.get(e.code, "failed")
                 report = self._finish(outcome, str(e))
                 hint = e.hint or (resume_hint if outcome == "failed" else None)
+                if hint:
+                    hint = hint.replace("--resume RUN`", f"--resume {self.journal.run_id}`")
                 raise RunEnded(e.message, code=e.code, hint=hint, report=report) from e
 
     def _lock(self, break_lock: bool) -> dict[str, Any]:

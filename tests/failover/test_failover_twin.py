@@ -179,6 +179,11 @@ def test_invert_flip_method_moves_traffic_through_the_route53_control_plane(fast
     assert rc == ExitCode.OK, back
     assert back["verification"]["traffic"]["serving"] == "us-east-1"
     assert lab_healthy(twin, stack) == {"us-east-1": True, "us-west-2": True}
+    # Resuming a finished run changes nothing and says so.
+    twin.control.clear_requests()
+    rc, again = failover(capsys, stack, "--resume", report["run_id"])
+    assert rc == ExitCode.OK and again["outcome"] == "no-op" and "already completed" in again["message"]
+    assert mutations(twin) == []
 
 
 def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(fast, home, capsys) -> None:
