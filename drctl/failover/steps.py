@@ -357,7 +357,13 @@ def verify(run: Run) -> dict[str, Any]:
     detached = bool(run.results.get("promote", {}).get("detached"))
     if not promoted(run, state, detached):
         raise DrctlError(f"{t.cluster_id} is not the writer after promotion", code=ExitCode.FAILED)
-    out: dict[str, Any] = {"writer": {"verdict": "verified", "state": state.to_dict()}}
+    where = "stands alone after detach-and-promote" if detached else "is the global writer"
+    writer = {
+        "verdict": "verified",
+        "detail": f"{t.cluster_id} {where} (read in {t.name})",
+        "state": state.to_dict(),
+    }
+    out: dict[str, Any] = {"writer": writer}
     out["traffic"] = _verify_traffic(run)
     out["fencing"] = _verify_fencing(run, s)
     return out

@@ -29,6 +29,9 @@ TRANSIENT_CODES = {
 }
 
 
+PROGRESS_EVERY_S = 10.0
+
+
 class NotYet(Exception):
     """The awaited state has not been reached; the message says what was seen."""
 
@@ -55,14 +58,19 @@ def wait_until(
     Transient AWS errors from the probe are treated as "not yet"; anything else propagates at once.
     """
 
+    last_seen, last_at = [""], [-PROGRESS_EVERY_S]
+
     def before_sleep(state: RetryCallState) -> None:
         if stop_event is not None and stop_event.is_set():
             raise Interrupted(what)
         exc = state.outcome.exception() if state.outcome else None
-        msg = f"waiting for {what}: {exc} ({state.seconds_since_start or 0:.1f}s)"
+        elapsed = state.seconds_since_start or 0.0
+        msg = f"waiting for {what}: {exc} ({elapsed:.1f}s)"
         log.info(msg)
-        if progress is not None:
+        # On stderr only when what we see changes, or every PROGRESS_EVERY_S: polls are frequent.
+        if progress is not None and (str(exc) != last_seen[0] or elapsed - last_at[0] >= PROGRESS_EVERY_S):
             progress(msg)
+            last_seen[0], last_at[0] = str(exc), elapsed
 
     def guarded() -> T:
         try:
