@@ -55,7 +55,14 @@ def failover(
         str | None, typer.Option("--stack", help="Stack file (default: $DRCTL_STACK or .drctl/stack.toml).")
     ] = None,
 ) -> None:
-    """Fail over to another region: [bold]drctl failover --to secondary[/bold]; failback: --to primary."""
+    """Fail over: [bold]drctl failover --to secondary[/bold]; fail back: --to primary.
+
+    Planned (default): lossless switchover; refused when lag is above the bound.
+    Unplanned: --mode unplanned --allow-data-loss; calls only the target region.
+
+    Exit codes: 0 done/no-op, 4 bad input, 6 unreachable, 7 refused, 8 locked,
+    9 failed (continue with --resume RUN_ID), 130 interrupted.
+    """
     started = time.monotonic()  # the run's clock (RTO) starts when the command does, before imports
     from drctl.failover import render, runner
     from drctl.failover.measure import process_age_s

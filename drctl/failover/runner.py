@@ -335,7 +335,7 @@ class _Runner:
             phases=ph,
             critical_path_s=critical_path_s(ph) if ph else None,
             verification=res.get("verify", {}),
-            warnings=list(self.run.facts.warnings),
+            warnings=[*self.run.facts.warnings, *_detach_warning(res)],
             api_calls=len(calls),
             retries=sum(int(c.get("retries", 0)) for c in calls),
             journal=str(self.journal.path),
@@ -350,6 +350,15 @@ class _Runner:
                 f"WARNING: report not written ({type(e).__name__}: {e}); try `drctl report {report.run_id}`"
             )
         return report
+
+
+def _detach_warning(results: dict[str, dict[str, Any]]) -> list[str]:
+    if not results.get("promote", {}).get("detached"):
+        return []
+    return [
+        "detach-and-promote was used: the old primary still believes it writes when its region returns; keep its "
+        "traffic drained and re-add it as a secondary (e.g. `drctl deploy`) before any failback"
+    ]
 
 
 def _confirm_text(req: Request, calls: list[ApiCall]) -> str:
