@@ -162,6 +162,15 @@ class BenchTwin:
             time.sleep(0.5)
         raise RuntimeError("the lab published no lag samples")
 
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        """Until `drctl status` says ready (exit 0): lag samples published, new targets warmed up."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self.drctl("status", "--json", "--stack", str(self.stack), timeout=60).returncode == 0:
+                return True
+            time.sleep(0.5)
+        return False
+
 
 def _use_bench_secret(stack_path: Path) -> None:
     text = stack_path.read_text(encoding="utf-8")

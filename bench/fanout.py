@@ -11,6 +11,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +106,13 @@ def measure(
             Series(f"drctl sequential @{lat:g}ms"),
             Series(f"aws CLI @{lat:g}ms"),
         )
+        seq = status_commands(twin.stack)
         # Interleaved, so that a noisy moment of the machine hits every variant alike.
         for i in range(runs):
             row.drctl.samples += _timed_once(_status(twin))
             row.sequential.samples += _timed_once(_status(twin, DRCTL_MAX_WORKERS="1"))
             if i < (aws_runs if aws_runs is not None else runs):
-                row.aws.samples += _timed_once(lambda: run_sequence(aws, status_commands(twin.stack), env))
+                row.aws.samples += _timed_once(partial(run_sequence, aws, seq, env))
         ctl.clear_requests()
         _status(twin)()
         row.log_depth = trace.log_depth(ctl.requests(), lat / 1000.0) if lat else 0
@@ -203,6 +205,7 @@ class ThrottleResult:
     complete: list[bool]
     most_throttled: list[tuple[str, int]]
     lost: list[int] = field(default_factory=list)  # reads still throttled after botocore's attempts
+    reasons: set[str] = field(default_factory=set)  # why status said "not ready", over all runs
 
 
 def stack_with_endpoints(stack_path: Path, endpoints: dict[str, str], dest: Path) -> Path:
@@ -233,9 +236,18 @@ def measure_throttled(
             worst.update({f"{s}:{o}": n for (s, o), n in buckets.throttled.items()})
             res.complete.append(_complete(p.stdout))
             res.lost.append(_lost_reads(p.stdout))
+            res.reasons |= set(_json_or_empty(p.stdout).get("reasons", []))
     res.most_throttled = worst.most_common(4)
     say(f"throttled status: {res.times.median:.2f}s, throttled calls {res.throttled}, exit codes {res.codes}")
     return res
+
+
+def _json_or_empty(stdout: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _lost_reads(stdout: str) -> int:
@@ -285,4 +297,9 @@ def throttle_markdown(res: ThrottleResult) -> str:
         rows,
     )
     worst = ", ".join(f"{k} {v}" for k, v in res.most_throttled) or "none"
-    return table + f"\n\n- Most throttled APIs over all runs: {worst}."
+    why = "; ".join(sorted(res.reasons))
+    return (
+        table
+        + f"\n\n- Most throttled APIs over all runs: {worst}."
+        + (f"\n- Exit 3 (not ready) because: {why}." if why else "")
+    )

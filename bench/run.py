@@ -15,13 +15,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import failover, fanout, faults, startup
 from bench.awscli import AWSCLI_VERSION
-from bench.common import REPO, git_revision, machine, md_table, private_twin, ratio
+from bench.common import REPO, BenchTwin, git_revision, machine, md_table, private_twin, ratio
 
 PARTS = ("startup", "status", "throttle", "failover", "faults")
 # Lab durations for the failover figure: scaled down from AWS's minutes, long enough that polling
@@ -49,126 +51,152 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     when = datetime.now(UTC)
     host = machine()
-    sections: list[str] = []
-    goals: list[list[str]] = []
-    raw: dict[str, Any] = {"machine": host, "runs": runs, "started": when.isoformat()}
-    notes: list[str] = []
+    rep = Report(raw={"machine": host, "runs": runs, "started": when.isoformat()})
+
+    def guarded(name: str, fn: Callable[[], None]) -> None:
+        """One part failing (a twin hiccup, a drctl regression) must not lose the other parts' figures."""
+        say(name)
+        try:
+            fn()
+        except Exception as e:
+            rep.sections.append(f"## {name}\n\n**This part failed**: {type(e).__name__}: {e}")
+            rep.goals.append([name, "part failed", _met(False)])
+            rep.notes.append(f"{name}: the measurement itself failed ({type(e).__name__}: {e}).")
 
     if "startup" in parts:
-        say("start-up")
-        st = startup.measure(runs, say)
-        sections.append("## Start-up\n\n" + startup.markdown(st))
-        raw["startup"] = {k: v.to_json() for k, v in st.series.items()}
-        for name in startup.GOALS:
-            r = ratio(st.series[name].median, st.floor.median)
-            goals.append([f"`{name}` ≤ 1.5 x `import typer`", f"{r:.2f} x", _met(r <= 1.5)])
-        notes += _startup_notes(st)
-
-    twin_parts = [p for p in parts if p != "startup"]
-    if twin_parts:
+        guarded("start-up", lambda: part_startup(rep, runs, say))
+    if any(p != "startup" for p in parts):
         with private_twin(progress=say) as twin:
             twin.wait_for_lag()
+            if not twin.wait_ready():
+                rep.notes.append("the seeded twin did not read as ready within 30 s; figures may include that")
             if "status" in parts:
-                say("status fan-out")
-                fo = fanout.measure(twin, runs=runs, say=say)
-                sections.append(
-                    "## Status fan-out\n\n`drctl status --json` (subprocess of the real CLI) vs the same reads as "
-                    f"sequential `aws` commands (awscli {AWSCLI_VERSION}, its own venv) vs drctl with "
-                    "`DRCTL_MAX_WORKERS=1`, with the latency injected by the lab gateway on every call.\n\n"
-                    + fanout.markdown(fo, runs)
-                )
-                raw["status"] = _fanout_raw(fo)
-                notes += _fanout_notes(fo)
-                for row in fo.rows:
-                    if row.latency_ms == 0:
-                        continue
-                    r1 = ratio(row.drctl.median, fo.floor_s(row))
-                    r2 = ratio(row.drctl.median, row.aws.median)
-                    goals.append(
-                        [
-                            f"status @{row.latency_ms:g} ms ≤ 1.5 x (chain x latency + base)",
-                            f"{r1:.2f} x",
-                            _met(r1 <= 1.5),
-                        ]
-                    )
-                    goals.append(
-                        [f"status @{row.latency_ms:g} ms ≤ 0.1 x aws CLI sequence", f"{r2:.3f} x", _met(r2 <= 0.1)]
-                    )
+                guarded("status fan-out", lambda: part_status(rep, twin, runs, say))
             if "throttle" in parts:
-                say("status under 10 TPS per API")
-                th = fanout.measure_throttled(twin, runs=runs, say=say)
-                sections.append(
-                    "## Status under throttling (10 TPS per API)\n\nA token bucket per (endpoint, API) in front "
-                    "of the twin (bench/throttle.py; the gateway itself only injects a throttle *rate*): 10 calls "
-                    "per second, burst 1 — no burst allowance, the strictest reading of 10 TPS.\n\n"
-                    + fanout.throttle_markdown(th)
-                )
-                raw["throttle"] = {"times": th.times.to_json(), "codes": th.codes, "throttled": th.throttled}
-                ok = all(c in (0, 3) for c in th.codes) and all(th.complete)
-                goals.append(
-                    ["status completes under 10 TPS per API", f"{sum(th.complete)}/{len(th.codes)}", _met(ok)]
-                )
+                guarded("status under 10 TPS per API", lambda: part_throttle(rep, twin, runs, say))
             if "failover" in parts:
-                say("failover overhead")
-                fr = failover.measure(twin, runs=runs, switchover_s=SWITCHOVER_S, warmup_s=WARMUP_S, say=say)
-                sections.append(_failover_section(fr))
-                notes += _failover_notes(fr)
-                raw["failover"] = [r.__dict__ for r in fr.runs]
-                for direction in ("failover", "failback"):
-                    _, eff, _ = fr.series(direction)
-                    if eff.samples:
-                        goals.append(
-                            [
-                                f"planned {direction} efficiency ≥ 95 %",
-                                f"{eff.median * 100:.0f} %",
-                                _met(eff.median >= 0.95),
-                            ]
-                        )
-                overl = [r.overlap_s for r in fr.runs]
-                goals.append(
-                    [
-                        "capacity warm-up overlaps promotion",
-                        f"{min(overl):.1f}-{max(overl):.1f} s overlap",
-                        _met(min(overl) > 0.5 * WARMUP_S),
-                    ]
-                )
+                guarded("failover overhead", lambda: part_failover(rep, twin, runs, say))
             if "faults" in parts:
-                say("fault figures")
-                fx = faults.run_all(twin, say=say, concurrent_trials=1 if args.quick else 3)
-                sections.append(
-                    "## Fault figures\n\nAlso on its own: `uv run python -m bench.faults`.\n\n"
-                    + faults.markdown(fx)
-                )
-                raw["faults"] = [r.__dict__ for r in fx.rows]
-                notes += _faults_notes(fx)
-                n_bad = len(fx.bad_inputs)
-                good = sum(o.ok for o in fx.bad_inputs)
-                goals.append(
-                    [
-                        "≥ 40 bad inputs, each one line + documented exit code",
-                        f"{good}/{n_bad}",
-                        _met(n_bad >= 40 and good == n_bad),
-                    ]
-                )
-                goals.append(
-                    [
-                        "secrets found in drctl's state/logs/journals/temp files/output",
-                        str(len(fx.secrets)),
-                        _met(not fx.secrets),
-                    ]
-                )
-                for row in fx.rows:
-                    if not row.scenario.startswith(("bad inputs", "secrets")):
-                        goals.append([row.scenario, row.survived, _met(row.ok)])
+                trials = 1 if args.quick else 3
+                guarded("fault figures", lambda: part_faults(rep, twin, trials, say))
 
     elapsed = time.monotonic() - started
-    if notes:
-        sections.insert(0, "## Limits and defects the figures show\n\n" + "\n".join(f"- {n}" for n in notes))
-    doc = _document(args, runs, when, host, elapsed, goals, sections)
+    sections = list(rep.sections)
+    if rep.notes:
+        sections.insert(0, "## Limits and defects the figures show\n\n" + "\n".join(f"- {n}" for n in rep.notes))
+    doc = _document(args, runs, when, host, elapsed, rep.goals, sections)
     args.out.write_text(doc, encoding="utf-8")
-    args.out.with_name("results.json").write_text(json.dumps(raw, indent=1, default=str) + "\n", encoding="utf-8")
+    args.out.with_name("results.json").write_text(
+        json.dumps(rep.raw, indent=1, default=str) + "\n", encoding="utf-8"
+    )
     say(f"wrote {args.out} in {elapsed:.0f}s")
     return 0
+
+
+@dataclass
+class Report:
+    raw: dict[str, Any]
+    sections: list[str] = field(default_factory=list)
+    goals: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+Say = Callable[[str], None]
+
+
+def part_startup(rep: Report, runs: int, say: Say) -> None:
+    st = startup.measure(runs, say)
+    rep.sections.append("## Start-up\n\n" + startup.markdown(st))
+    rep.raw["startup"] = {k: v.to_json() for k, v in st.series.items()}
+    for name in startup.GOALS:
+        r = ratio(st.series[name].median, st.floor.median)
+        rep.goals.append([f"`{name}` ≤ 1.5 x `import typer`", f"{r:.2f} x", _met(r <= 1.5)])
+    rep.notes.extend(_startup_notes(st))
+
+
+def part_status(rep: Report, twin: BenchTwin, runs: int, say: Say) -> None:
+    fo = fanout.measure(twin, runs=runs, say=say)
+    rep.sections.append(
+        "## Status fan-out\n\n`drctl status --json` (subprocess of the real CLI) vs the same reads as "
+        f"sequential `aws` commands (awscli {AWSCLI_VERSION}, its own venv) vs drctl with "
+        "`DRCTL_MAX_WORKERS=1`, with the latency injected by the lab gateway on every call.\n\n"
+        + fanout.markdown(fo, runs)
+    )
+    rep.raw["status"] = _fanout_raw(fo)
+    rep.notes.extend(_fanout_notes(fo))
+    for row in fo.rows:
+        if row.latency_ms == 0:
+            continue
+        r1 = ratio(row.drctl.median, fo.floor_s(row))
+        r2 = ratio(row.drctl.median, row.aws.median)
+        rep.goals.append(
+            [f"status @{row.latency_ms:g} ms ≤ 1.5 x (chain x latency + base)", f"{r1:.2f} x", _met(r1 <= 1.5)]
+        )
+        rep.goals.append(
+            [f"status @{row.latency_ms:g} ms ≤ 0.1 x aws CLI sequence", f"{r2:.3f} x", _met(r2 <= 0.1)]
+        )
+
+
+def part_throttle(rep: Report, twin: BenchTwin, runs: int, say: Say) -> None:
+    th = fanout.measure_throttled(twin, runs=runs, say=say)
+    rep.sections.append(
+        "## Status under throttling (10 TPS per API)\n\nA token bucket per (endpoint, API) in front "
+        "of the twin (bench/throttle.py; the gateway itself only injects a throttle *rate*): 10 calls "
+        "per second, burst 1 — no burst allowance, the strictest reading of 10 TPS.\n\n"
+        + fanout.throttle_markdown(th)
+    )
+    rep.raw["throttle"] = {"times": th.times.to_json(), "codes": th.codes, "throttled": th.throttled}
+    ok = all(c in (0, 3) for c in th.codes) and all(th.complete)
+    rep.goals.append(["status completes under 10 TPS per API", f"{sum(th.complete)}/{len(th.codes)}", _met(ok)])
+
+
+def part_failover(rep: Report, twin: BenchTwin, runs: int, say: Say) -> None:
+    fr = failover.measure(twin, runs=runs, switchover_s=SWITCHOVER_S, warmup_s=WARMUP_S, say=say)
+    rep.sections.append(_failover_section(fr))
+    rep.notes.extend(_failover_notes(fr))
+    rep.raw["failover"] = [r.__dict__ for r in fr.runs]
+    for direction in ("failover", "failback"):
+        _, eff, _ = fr.series(direction)
+        if eff.samples:
+            rep.goals.append(
+                [f"planned {direction} efficiency ≥ 95 %", f"{eff.median * 100:.0f} %", _met(eff.median >= 0.95)]
+            )
+    overl = [r.overlap_s for r in fr.runs]
+    rep.goals.append(
+        [
+            "capacity warm-up overlaps promotion",
+            f"{min(overl):.1f}-{max(overl):.1f} s overlap",
+            _met(min(overl) > 0.5 * WARMUP_S),
+        ]
+    )
+
+
+def part_faults(rep: Report, twin: BenchTwin, trials: int, say: Say) -> None:
+    fx = faults.run_all(twin, say=say, concurrent_trials=trials)
+    rep.sections.append(
+        "## Fault figures\n\nAlso on its own: `uv run python -m bench.faults`.\n\n" + faults.markdown(fx)
+    )
+    rep.raw["faults"] = [r.__dict__ for r in fx.rows]
+    rep.notes.extend(_faults_notes(fx))
+    n_bad = len(fx.bad_inputs)
+    good = sum(o.ok for o in fx.bad_inputs)
+    rep.goals.append(
+        [
+            "≥ 40 bad inputs, each one line + documented exit code",
+            f"{good}/{n_bad}",
+            _met(n_bad >= 40 and good == n_bad),
+        ]
+    )
+    rep.goals.append(
+        [
+            "secrets found in drctl's state/logs/journals/temp files/output",
+            str(len(fx.secrets)),
+            _met(not fx.secrets),
+        ]
+    )
+    for row in fx.rows:
+        if not row.scenario.startswith(("bad inputs", "secrets")):
+            rep.goals.append([row.scenario, row.survived, _met(row.ok)])
 
 
 def _startup_notes(st: startup.StartupResult) -> list[str]:
