@@ -187,6 +187,14 @@ def markdown(res: FanoutResult, runs: int) -> str:
         "concurrent status (start = end - injected latency); above the chain means reads started staggered.",
         f"- {runs} runs per cell, variants interleaved run by run.",
     ]
+    zero = [r for r in res.rows if r.latency_ms == 0 and r.aws.samples]
+    if zero and res.aws_calls:
+        per = zero[0].aws.median / res.aws_calls
+        lines.append(
+            f"- The aws CLI sequence costs {per * 1000:.0f} ms per command at 0 ms injected: each command is a "
+            "fresh Python process loading botocore's models; drctl pays that start-up once and then overlaps "
+            "the calls."
+        )
     lines += [f"- {n}" for n in res.notes]
     return "\n".join(lines)
 
