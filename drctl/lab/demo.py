@@ -86,7 +86,7 @@ def run_demo(
         if reusable(home, info, _healthy) is not None:
             say("      the stack the last demo left is healthy: re-applying terraform/ (expect no changes).")
         else:
-            say("      starting from nothing: the twin is reset (a first apply takes about three minutes).")
+            say("      starting from nothing: the twin is reset.")
             start_from_nothing(home, control)
             _clear_injections(control, info)
         stack, stack_path, deployed_by = deploy_stack(info, home, say)

@@ -76,6 +76,7 @@ def deploy_stack(info: LabInfo, home: Path, say: Say) -> tuple[Stack, Path, str]
     from drctl.deploy.labdeploy import lab_request
 
     ui = _Narration(say)
+    ui.say("terraform apply: about three minutes into an empty twin (provider waiters); a re-apply, under one.")
     req = lab_request(source=source, stack_path=path, user_variables={}, progress=ui.say)
     result = deploy(req, ui)
     return load_stack(str(result.stack_path)), result.stack_path, "terraform"
