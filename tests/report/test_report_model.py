@@ -114,3 +114,18 @@ def test_a_refused_run_changed_nothing() -> None:
     assert [c.operation for c in m.calls] == ["PutItem"]  # only the run lock
     md = render_markdown(m)
     assert "| RTO | **not applicable**" in md and "**refused**: replication lag above the bound" in md
+
+
+def test_a_resumed_run_counts_its_attempts_and_reports_the_last_finish() -> None:
+    recs = records("unplanned")
+    cut = next(i for i, r in enumerate(recs) if r.get("event") == "end" and r.get("step") == "sample_rpo") + 1
+    ts = recs[cut]["ts"]
+    stopped = {"ts": ts, "event": "finish", "outcome": "interrupted", "report": {"rto_s": 0.3, "rpo": {}}}
+    resumed = {"ts": ts, "event": "resume", "pid": 1, "done": ["lock", "preflight", "sample_rpo"]}
+    m = build_model([*recs[:cut], stopped, resumed, *recs[cut:]])
+    assert m.attempts == 2 and m.outcome == "completed"
+    assert [p.name for p in m.phases] == list(PHASES)
+    assert m.rto_s == 2.695
+
+    half = build_model([*recs[:cut], stopped, resumed])  # resumed, not finished yet
+    assert half.outcome == "unfinished" and half.attempts == 2
