@@ -24,6 +24,7 @@ from drctl.failover.preflight import GLOBAL_PATH_DOWN, IN_PROGRESS, read_global
 from drctl.failover.waiting import Interrupted, NotYet, is_transient, wait_until
 from drctl.stack import RegionStack, Stack
 
+STALE_SEND_WAIT_S = 60.0  # resumed run: how long a promotion sent earlier may take to show before we give up
 MAX_PROMOTION_SENDS = 4  # attempts of the promotion call itself, each only after a re-read says it is needed
 
 
@@ -218,7 +219,10 @@ def promote(run: Run) -> dict[str, Any]:
         if promoted(run, state, detach_sent):
             break
         if sent or state.in_progress:
-            state = _wait_promoted(run, detach_sent)  # FAILED at the deadline; never resends
+            # Never resends. A promotion an earlier attempt sent that shows neither progress nor a result
+            # means someone else changed the cluster meanwhile: say so soon instead of waiting out the RTO.
+            stale = run.promotion_sent_before and not state.in_progress
+            state = _wait_promoted(run, detach_sent, min(run.remaining(), STALE_SEND_WAIT_S) if stale else None)
             continue
         outcome = _send_promotion(run, use_detach)
         sends.append(outcome)
@@ -249,7 +253,7 @@ def promote(run: Run) -> dict[str, Any]:
     return {"before": before.to_dict(), "after": state.to_dict(), "sends": sends, "detached": detach_sent}
 
 
-def _wait_promoted(run: Run, detach_sent: bool) -> DbState:
+def _wait_promoted(run: Run, detach_sent: bool, deadline_s: float | None = None) -> DbState:
     def probe() -> DbState:
         s = read_db_state(run)
         if promoted(run, s, detach_sent):
@@ -259,7 +263,7 @@ def _wait_promoted(run: Run, detach_sent: bool) -> DbState:
     return wait_until(
         f"{run.target.cluster_id} to be writer and available",
         probe,
-        deadline_s=run.remaining(),
+        deadline_s=deadline_s if deadline_s is not None else run.remaining(),
         stop_event=run.stop_event,
         progress=run.progress,
         max_interval_s=0.5,  # promotion is the critical path: poll often (2 reads per poll, all in one region)
