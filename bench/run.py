@@ -53,6 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     host = machine()
     rep = Report(raw={"machine": host, "runs": runs, "started": when.isoformat()})
 
+    def write(final: bool) -> float:
+        """The report so far (after every part, so an interrupted run still leaves its figures)."""
+        elapsed = time.monotonic() - started
+        sections = list(rep.sections)
+        if rep.notes:
+            sections.insert(
+                0, "## Limits and defects the figures show\n\n" + "\n".join(f"- {n}" for n in rep.notes)
+            )
+        if not final:
+            sections.insert(0, "**Incomplete: the run was still going when this was written.**")
+        args.out.write_text(_document(args, runs, when, host, elapsed, rep.goals, sections), encoding="utf-8")
+        args.out.with_name("results.json").write_text(
+            json.dumps(rep.raw, indent=1, default=str) + "\n", encoding="utf-8"
+        )
+        return elapsed
+
     def guarded(name: str, fn: Callable[[], None]) -> None:
         """One part failing (a twin hiccup, a drctl regression) must not lose the other parts' figures."""
         say(name)
@@ -62,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             rep.sections.append(f"## {name}\n\n**This part failed**: {type(e).__name__}: {e}")
             rep.goals.append([name, "part failed", _met(False)])
             rep.notes.append(f"{name}: the measurement itself failed ({type(e).__name__}: {e}).")
+        write(final=False)
 
     if "startup" in parts:
         guarded("start-up", lambda: part_startup(rep, runs, say))
@@ -80,15 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 trials = 1 if args.quick else 3
                 guarded("fault figures", lambda: part_faults(rep, twin, trials, say))
 
-    elapsed = time.monotonic() - started
-    sections = list(rep.sections)
-    if rep.notes:
-        sections.insert(0, "## Limits and defects the figures show\n\n" + "\n".join(f"- {n}" for n in rep.notes))
-    doc = _document(args, runs, when, host, elapsed, rep.goals, sections)
-    args.out.write_text(doc, encoding="utf-8")
-    args.out.with_name("results.json").write_text(
-        json.dumps(rep.raw, indent=1, default=str) + "\n", encoding="utf-8"
-    )
+    elapsed = write(final=True)
     say(f"wrote {args.out} in {elapsed:.0f}s")
     return 0
 
