@@ -220,9 +220,7 @@ def _aws(r: _Reader) -> AwsSettings:
     creds = r.table("static_credentials", required=False)
     key_id = creds.opt("access_key_id", str, "") or None
     if key_id and key_id.startswith(("AKIA", "ASIA")):
-        raise creds.fail(
-            "access_key_id", "looks like a real AWS key; static credentials are for emulators only"
-        )
+        raise creds.fail("access_key_id", "looks like a real AWS key; static credentials are for emulators only")
     return AwsSettings(
         profile=r.opt("profile", str, "") or None,
         endpoints=endpoints,

@@ -47,9 +47,7 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
         (lambda d: d["regions"].pop("us-east-1"), "exactly two regions"),
         (lambda d: d["regions"].__setitem__("mars-1", d["regions"].pop("us-east-1")), "not an AWS region"),
         (
-            lambda d: d.setdefault("aws", {}).__setitem__(
-                "static_credentials", {"access_key_id": "AKIAXXXX"}
-            ),
+            lambda d: d.setdefault("aws", {}).__setitem__("static_credentials", {"access_key_id": "AKIAXXXX"}),
             "real AWS key",
         ),
     ],

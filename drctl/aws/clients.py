@@ -113,6 +113,9 @@ _AUTH_CODES = {
 }
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 
+# Codes that no retry or other region can cure: credentials or permissions.
+AUTH_ERROR_CODES = frozenset(_AUTH_CODES) | frozenset(_DENIED_CODES)
+
 
 def to_drctl_error(e: BaseException, *, action: str, region: str) -> DrctlError:
     """Map an AWS/botocore exception to a one-line DrctlError, by error code (never by message text)."""

@@ -1,6 +1,11 @@
-"""Registers every command module on the app. Add a module here to add a command."""
+"""Registers every command module on the app. Add a module here to add a command.
 
-from drctl.cli import failover, lab, status  # noqa: F401
+Import order is the order of `drctl --help`; `lab_demo` adds `demo` to the lab group, so it follows `lab`.
+"""
+
+from drctl.cli import status  # noqa: F401, I001
+from drctl.cli import failover  # noqa: F401
 from drctl.cli import report  # noqa: F401
-from drctl.cli import lab_demo  # noqa: F401
 from drctl.cli import deploy  # noqa: F401
+from drctl.cli import lab  # noqa: F401
+from drctl.cli import lab_demo  # noqa: F401

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import NoCredentialsError, PartialCredentialsError
 
 from drctl.aws import autoscaling, backup, cloudwatch, elbv2, rds, route53, s3, sns
-from drctl.aws.clients import ClientFactory, error_code, to_drctl_error
+from drctl.aws.clients import AUTH_ERROR_CODES, ClientFactory, error_code, to_drctl_error
 from drctl.errors import DrctlError, ExitCode
 from drctl.models import AuroraLag, GlobalCluster, HealthCheck, Observation
 from drctl.stack import AwsSettings, RegionStack, Stack
@@ -36,20 +36,6 @@ _NOT_FOUND = frozenset(
         "NoSuchBucket",
         "ResourceNotFoundException",
         "LoadBalancerNotFound",
-    }
-)
-_FATAL_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "AuthFailure",
     }
 )
 
@@ -277,5 +263,5 @@ def _raise_fatal(readings: Readings) -> None:
                 code=ExitCode.CONFIG,
                 hint="check the stack file",
             )
-        if code in _FATAL_CODES or isinstance(o.error, NoCredentialsError | PartialCredentialsError):
+        if code in AUTH_ERROR_CODES or isinstance(o.error, NoCredentialsError | PartialCredentialsError):
             raise to_drctl_error(o.error, action=read.action, region=region)
