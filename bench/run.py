@@ -1,6 +1,6 @@
 """Run every measurement and write bench/RESULTS.md (and bench/results.json with the raw samples).
 
-    uv run python -m bench                 # everything, 5 runs per figure (about 10-13 minutes on 2 cores)
+    uv run python -m bench                 # everything, 5 runs per figure (about 14 minutes on 2 cores)
     uv run python -m bench --quick         # 2 runs, for trying the scripts (figures not for quoting)
     uv run python -m bench --only status,startup
 
