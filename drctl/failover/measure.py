@@ -11,21 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drctl.failover.phases import PHASE_OF, PHASE_ORDER
 from drctl.failover.plan import PLANNED
-
-# Which phase each step belongs to (capacity and promotion run side by side).
-PHASE_OF = {
-    "lock": "preflight",
-    "preflight": "preflight",
-    "confirm": "confirmation",
-    "sample_rpo": "preflight",
-    "keep_snapshots": "preflight",
-    "capacity": "capacity",
-    "promote": "promotion",
-    "flip": "traffic flip",
-    "verify": "verification",
-}
-PHASE_ORDER = ("preflight", "capacity", "promotion", "traffic flip", "verification")
 
 
 def measure_rpo(mode: str, sample: dict[str, Any] | None, preflight_lag: dict[str, Any] | None) -> dict[str, Any]:

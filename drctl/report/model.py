@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from drctl.errors import ConfigError
+from drctl.failover.phases import PHASE_OF
+from drctl.failover.phases import PHASE_ORDER as PHASES
 
-PHASE_OF = {
-    "lock": "preflight",
-    "preflight": "preflight",
-    "sample_rpo": "preflight",
-    "keep_snapshots": "preflight",
-    "capacity": "capacity",
-    "promote": "promotion",
-    "flip": "traffic flip",
-    "verify": "verification",
-}
-PHASES = ("preflight", "capacity", "promotion", "traffic flip", "verification")
 NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # outcomes where nothing was changed
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Test", "Lookup", "Query", "Scan", "Select")
 
