@@ -6,6 +6,7 @@ never Terraform state (which may live in the failed region). A hand-written file
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from drctl.errors import ConfigError
 
@@ -216,7 +218,7 @@ def _region(r: _Reader, name: str) -> RegionStack:
 
 def _aws(r: _Reader) -> AwsSettings:
     endpoints_r = r.table("endpoints", required=False)
-    endpoints = {k: endpoints_r._check(k, v, str) for k, v in endpoints_r.data.items()}
+    endpoints = {k: _url(endpoints_r, k, v) for k, v in endpoints_r.data.items()}
     creds = r.table("static_credentials", required=False)
     key_id = creds.opt("access_key_id", str, "") or None
     if key_id and key_id.startswith(("AKIA", "ASIA")):
@@ -233,6 +235,21 @@ def _aws(r: _Reader) -> AwsSettings:
     )
 
 
+def _url(r: _Reader, key: str, value: Any) -> str:
+    url: str = r._check(key, value, str)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise r.fail(key, f"expected an http(s) URL such as http://127.0.0.1:4601, got {url!r}")
+    return url
+
+
+def _not_negative(r: _Reader, key: str, default: float) -> float:
+    value = r.opt(key, float, default)
+    if not math.isfinite(value) or value < 0:
+        raise r.fail(key, f"must be a number of at least 0, got {value:g}")
+    return value
+
+
 def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
     root = _Reader(data, path)
@@ -247,6 +264,12 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     roles = sorted(r.role for r in regions.values())
     if roles != ["primary", "secondary"]:
         raise root.fail("regions", "one region must have role 'primary' and the other 'secondary'")
+    for name, region in regions.items():
+        if region.switch_alarm_region not in regions:
+            raise regions_r.table(name).fail(
+                "switch_alarm_region",
+                f"{region.switch_alarm_region!r} is not one of the stack's regions ({', '.join(regions)})",
+            )
     return Stack(
         name=root.req("name", str),
         global_cluster_id=db.req("global_cluster_id", str),
@@ -258,9 +281,9 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         health_check_failure_threshold=r53.opt("health_check_failure_threshold", int, 3),
         regions=regions,
         objectives=Objectives(
-            rpo_s=obj.opt("rpo_s", float, 5.0),
-            rto_s=obj.opt("rto_s", float, 600.0),
-            max_switchover_lag_ms=obj.opt("max_switchover_lag_ms", float, 1000.0),
+            rpo_s=_not_negative(obj, "rpo_s", 5.0),
+            rto_s=_not_negative(obj, "rto_s", 600.0),
+            max_switchover_lag_ms=_not_negative(obj, "max_switchover_lag_ms", 1000.0),
         ),
         switch=Switch(
             namespace=sw.opt("namespace", str, "drctl/Failover"),

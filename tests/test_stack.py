@@ -50,6 +50,14 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
             lambda d: d.setdefault("aws", {}).__setitem__("static_credentials", {"access_key_id": "AKIAXXXX"}),
             "real AWS key",
         ),
+        # Found by bench/faults.py: each of these reached AWS calls and ended in an internal error or was used.
+        (lambda d: d["regions"].__setitem__("us-east-2", d["regions"].pop("us-west-2")), "switch_alarm_region"),
+        (lambda d: d["objectives"].__setitem__("rpo_s", -5), "objectives.rpo_s: must be a number of at least 0"),
+        (lambda d: d["objectives"].__setitem__("max_switchover_lag_ms", -1), "max_switchover_lag_ms"),
+        (
+            lambda d: d.setdefault("aws", {}).__setitem__("endpoints", {"us-east-1": "not a url"}),
+            "aws.endpoints.us-east-1: expected an http(s) URL",
+        ),
     ],
 )
 def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
