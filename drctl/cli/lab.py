@@ -18,6 +18,7 @@ lab_app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 
+MAX_LATENCY_MS = 60_000.0  # beyond a minute every SDK call would time out anyway
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 
 
@@ -67,6 +68,8 @@ def up(
     from drctl.lab.runtime import default_ports, info_as_dict, lab_up, validate_regions
 
     regs = validate_regions([r.strip() for r in regions.split(",") if r.strip()])
+    if port_base is not None and not 1 <= port_base <= 65535 - 9:
+        raise typer.BadParameter(f"--port-base must be between 1 and 65526 (ten ports from it), got {port_base}")
     ports = default_ports(regs, port_base) if port_base is not None else None
     info = lab_up(_home(), regions=regs, ports=ports, progress=_progress)
     if as_json:
@@ -153,6 +156,9 @@ def latency(
     jitter: Annotated[float, typer.Option(help="Extra random delay, up to this many ms. Example: 50")] = 0.0,
 ) -> None:
     """Add latency to every lab AWS call. Example: drctl lab latency 200 --jitter 50"""
+    for name, value in (("latency", ms), ("--jitter", jitter)):
+        if not 0.0 <= value <= MAX_LATENCY_MS:  # also refuses nan and inf, which would stall every call
+            raise typer.BadParameter(f"{name} must be between 0 and {MAX_LATENCY_MS:g} ms, got {value:g}")
     _admin(lambda c: c.set_latency(ms, jitter))
     typer.echo(f"lab: latency {ms:g} ms + up to {jitter:g} ms jitter")
 

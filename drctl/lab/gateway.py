@@ -349,6 +349,8 @@ class Gateway:
             self.injected.down |= roles
 
     def restore(self, region: str | None = None) -> None:
+        if region is not None and region not in {GLOBAL, *self.regions}:
+            raise ValueError(f"unknown region {region!r}; the lab has {', '.join(self.regions)}")
         with self._lock:
             roles = set(self.injected.down) if region is None else {region} & self.injected.down
             if region is not None and region != GLOBAL and GLOBAL in self.injected.down:

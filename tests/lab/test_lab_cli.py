@@ -200,6 +200,27 @@ def test_injection_commands_reach_the_twin(lab) -> None:
     assert bad.returncode == ExitCode.LAB
     _one_line_error(bad.stderr, "eu-west-1")
     assert lab.cli("lab", "faults", "--throttle", "1.5").returncode == ExitCode.USAGE
+    bad = lab.cli("lab", "restore", "us-moon-1")  # found by bench/faults.py: was accepted with exit 0
+    assert bad.returncode == ExitCode.LAB
+    _one_line_error(bad.stderr, "us-moon-1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["latency", "--", "-5"],
+        ["latency", "inf"],
+        ["latency", "100", "--jitter", "nan"],
+        ["up", "--port-base", "70000"],
+    ],
+)
+def test_bad_values_are_refused_before_anything_runs(tmp_path: Path, lab_tools, args: list[str]) -> None:
+    """Found by bench/faults.py: negative/infinite latency was accepted (inf stalled every call), and a port
+    base past 65535 ended in an internal error."""
+    proc = lab_tools.run_cli("lab", *args, home=tmp_path)
+    assert proc.returncode == ExitCode.USAGE and proc.stdout == ""
+    _one_line_error(proc.stderr)
+    assert not (tmp_path / "lab").exists()
 
 
 @pytest.mark.parametrize(
