@@ -138,6 +138,8 @@ def readiness_reasons(
     reasons = [f"{name} is unreachable" for name in unreachable]
     if gc is None or gc.writer is None:
         return [*reasons, "writer unknown: the global cluster could not be read or has no writer"]
+    if gc.writer.region not in stack.regions:
+        reasons.append(f"the writer is in {gc.writer.region}, which the stack file does not list")
     if gc.failover_state is not None:
         reasons.append(f"a switchover/failover is in progress ({gc.failover_state.status})")
     member = gc.member_in(target) if target else None
@@ -227,7 +229,8 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
     writer_r = reports.get(writer) if writer else None
     rpo_s, rpo = rpo_terms(target_r.lag if target_r else None, writer_r.s3_backlog if writer_r else None)
     target_record = next((r for r in records if _record_region(stack, r) == target), None)
-    detection = configs.get(stack.regions[writer].alb_health_check_id) if writer else None
+    writer_stack = stack.regions.get(writer) if writer else None  # None: AWS's writer is not in the stack file
+    detection = configs.get(writer_stack.alb_health_check_id) if writer_stack else None
     rto_s, rto = rto_terms(
         stack,
         detection,

@@ -134,6 +134,18 @@ def test_ready_when_every_rule_holds(stack) -> None:
         ({"target_asg": asg(1, desired=2)}, "1 of 2 instances in service"),
         ({"target_asg": None}, "could not be read"),
         ({"unreachable": ["us-east-1"]}, "us-east-1 is unreachable"),
+        (  # found by bench/faults.py: a stack file naming other regions than AWS's ended in a KeyError
+            {
+                "gc": GlobalCluster(
+                    "g",
+                    "available",
+                    "aurora-postgresql",
+                    "16.8",
+                    (GlobalMember("arn:aws:rds:us-east-2:1:cluster:a", "us-east-2", "a", True),),
+                )
+            },
+            "the writer is in us-east-2, which the stack file does not list",
+        ),
     ],
 )
 def test_each_broken_rule_gives_its_reason(stack, over, needle) -> None:
