@@ -17,11 +17,19 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws.clients import UNREACHABLE_ERRORS
+from drctl.aws.clients import UNREACHABLE_ERRORS, error_code
 
 # How many reads may run at once (unset: all of them). `DRCTL_MAX_WORKERS=1` runs them one after another,
 # which bench/ uses to measure what the fan-out buys.
 MAX_WORKERS_ENV = "DRCTL_MAX_WORKERS"
+# Throttling still there after botocore's own attempts: a read (idempotent) tries again while the deadline
+# leaves room, and reports its last error rather than "no answer" if the deadline comes first. Without this,
+# status under 50 % throttling read a ready stack as not ready (bench/faults.py).
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
+)
+RETRY_PAUSE_S = 0.25
+RETRY_RESERVE_S = 1.0  # no new attempt when less than this is left before the deadline
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,9 @@ def max_workers() -> int | None:
 def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
     """Start every read at once; return when all finished or the deadline passed (late ones: unreachable)."""
     results: dict[str, Outcome | _Raised] = {}
+    throttled: dict[str, BaseException] = {}  # the last throttling error of a read that is trying again
     done = threading.Condition()
+    end = time.monotonic() + deadline_s
     limit = max_workers()
     gate: contextlib.AbstractContextManager[Any] = (
         threading.BoundedSemaphore(limit) if limit else contextlib.nullcontext()
@@ -72,7 +82,7 @@ def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
         outcome: Outcome | _Raised
         try:
             with gate:
-                outcome = Outcome(value=read.fn())
+                outcome = Outcome(value=_until_not_throttled(read, end, throttled))
         except UNREACHABLE_ERRORS as e:
             outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
         except (ClientError, BotoCoreError) as e:
@@ -85,7 +95,6 @@ def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
 
     for read in reads:
         threading.Thread(target=worker, args=(read,), name=f"drctl-read-{read.key}", daemon=True).start()
-    end = time.monotonic() + deadline_s
     with done:
         while len(results) < len(reads):
             left = end - time.monotonic()
@@ -93,10 +102,26 @@ def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
                 break
             done.wait(left)
         snapshot = dict(results)
+        late_errors = dict(throttled)
     out: dict[str, Outcome] = {}
     for read in reads:
         got = snapshot.get(read.key)
         if isinstance(got, _Raised):
             raise got.exc
+        if got is None and read.key in late_errors:  # it answered, with throttling: not an outage
+            got = Outcome(error=late_errors[read.key])
         out[read.key] = got or Outcome(unreachable=f"{read.action}: no answer within {deadline_s:g}s")
     return out
+
+
+def _until_not_throttled(read: Read, end: float, throttled: dict[str, BaseException]) -> Any:
+    pause = RETRY_PAUSE_S
+    while True:
+        try:
+            return read.fn()
+        except ClientError as e:
+            if error_code(e) not in THROTTLING_CODES or end - time.monotonic() < pause + RETRY_RESERVE_S:
+                raise
+            throttled[read.key] = e
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
