@@ -24,7 +24,7 @@ def _candidates(env: Mapping[str, str]) -> Iterable[Path]:
     for share in env.get("XDG_DATA_DIRS", "/usr/local/share:/usr/share").split(":"):
         if share:
             yield Path(share) / "terraform" / "plugins"
-    # Images often unpack a mirror one or two levels below the root, e.g. /opt/<name>/registry.terraform.io.
+    # Images often unpack a mirror one or two levels below the filesystem root (<top>/<name>/registry...).
     for pattern in (f"*/{REGISTRY}", f"*/*/{REGISTRY}"):
         for hit in sorted(Path("/").glob(pattern)):
             yield hit.parent
