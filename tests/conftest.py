@@ -1,5 +1,12 @@
 """Shared fixtures: the offline twin (emulator + lab gateway) on free loopback ports.
 
+Tests are laid out by cost, and marked by folder:
+  tests/unit       pure logic and in-process fakes; no subprocess, no server
+  tests/cli        the real CLI in a subprocess or CliRunner, with fakes (fake terraform, journals on disk)
+  tests/twin       the CLI against the twin (marked `twin`); only these may use the twin fixtures
+  tests/terraform  the terraform binary (marked `terraform`)
+The fast loop is `uv run pytest -m "not twin and not terraform"`.
+
 twin    session: one lab for the whole run, in a temp home; stopped at the end even on failure
 lab     function: the twin, reset (empty emulator, no outage, latency, faults or request log)
 seeded  function: lab + a seeded two-region topology -> (twin, stack_path)
@@ -120,8 +127,24 @@ def lab_tools() -> SimpleNamespace:
     )
 
 
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKS = {"twin": "twin", "terraform": "terraform"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
+        if folder in FOLDER_MARKS:
+            item.add_marker(FOLDER_MARKS[folder])
+
+
 @pytest.fixture(scope="session")
-def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    wanted_by = [i for i in request.session.items if "twin" in i.fixturenames and not _in_twin_folder(i)]
+    if wanted_by:
+        raise pytest.UsageError(
+            f"{wanted_by[0].nodeid} uses the twin but is not under tests/twin (tests are laid out by cost)"
+        )
     home = tmp_path_factory.mktemp("twin")
     try:
         info = lab_up(home, ports=twin_ports())
@@ -138,11 +161,11 @@ def lab(twin: Twin) -> Iterator[Twin]:
 
 @pytest.fixture
 def seeded(lab: Twin, tmp_path: Path) -> tuple[Twin, Path]:
-    try:
-        from drctl.lab.seed import seed_topology  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as e:
-        if e.name != "drctl.lab.seed":
-            raise
-        pytest.skip("drctl.lab.seed is not there yet")
+    from drctl.lab.seed import seed_topology  # an import error fails the test, never skips it
+
     stack_path = seed_topology(lab.info, tmp_path)
     return lab, stack_path
+
+
+def _in_twin_folder(item: pytest.Item) -> bool:
+    return Path(str(item.path)).resolve().relative_to(TESTS).parts[0] == "twin"

@@ -23,7 +23,7 @@ from drctl.stack import load_stack
 from drctl.status.compute import readiness_reasons, rpo_terms, rto_terms
 from drctl.status.estimates import CAPACITY_WARMUP_ESTIMATE_S, PROMOTION_ESTIMATE_S
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 

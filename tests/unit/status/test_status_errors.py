@@ -15,7 +15,7 @@ from drctl.cli.app import run
 from drctl.errors import ExitCode
 from drctl.stack import write_stack_file
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
 
 
 def example() -> dict[str, Any]:

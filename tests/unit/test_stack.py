@@ -10,7 +10,7 @@ import pytest
 from drctl.errors import ConfigError, ExitCode
 from drctl.stack import load_stack, parse_stack, write_stack_file
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stack.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
 
 
 def example() -> dict:

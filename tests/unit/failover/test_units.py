@@ -21,7 +21,7 @@ from drctl.failover.render import report_text
 from drctl.failover.runner import RunReport
 from drctl.stack import load_stack
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
 
 
 @pytest.fixture

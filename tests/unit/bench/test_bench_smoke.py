@@ -13,7 +13,7 @@ import pytest
 from bench import awscli, badinputs, failover, fanout, faults, run, startup, throttle, trace
 from bench.common import Series, md_table, ratio
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
 
 
 def test_series_summarises_min_median_max() -> None:

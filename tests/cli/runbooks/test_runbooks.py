@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from runbook_cli import argv_of, check, check_files, extract, root_command
 
-RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+RUNBOOKS = Path(__file__).resolve().parents[3] / "runbooks"
 REQUIRED = (
     "regional-outage.md",
     "planned-switch.md",

@@ -10,7 +10,7 @@ import pytest
 
 from drctl.report.model import PHASES, build_model, load_model, load_records
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "runs"
 
 
 def records(name: str) -> list[dict[str, Any]]:

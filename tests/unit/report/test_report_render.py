@@ -17,7 +17,7 @@ from drctl.report.html import render_html
 from drctl.report.markdown import render_markdown
 from drctl.report.model import load_model
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "runs"
 RUNS = {"unplanned": "20261129T123135Z-d700", "planned": "20261129T123142Z-fde9"}
 
 

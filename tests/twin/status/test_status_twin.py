@@ -14,7 +14,7 @@ from drctl.errors import ExitCode
 
 pytestmark = [pytest.mark.twin]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "status-json.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "status-json.md"
 POLL_S = 15.0  # the lab publishes samples every second and evaluates health on each read
 
 

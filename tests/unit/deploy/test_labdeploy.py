@@ -6,7 +6,7 @@ from pathlib import Path
 
 from drctl.deploy.labdeploy import OVERRIDE_NAME, lab_aws_section, prepare_lab_workdir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENDPOINTS = {
     "us-east-1": "http://127.0.0.1:5001",
     "us-west-2": "http://127.0.0.1:5002",

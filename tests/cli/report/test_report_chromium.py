@@ -15,7 +15,7 @@ from drctl.report.html import render_html
 from drctl.report.model import load_model
 from drctl.report.timeline import COLOURS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "runs"
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
