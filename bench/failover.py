@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchTwin, Series, md_table, ratio
+from drctl.journal.events import StepEnded, StepStarted
+from drctl.journal.log import RunLog
 
 _ALARM_WAIT = re.compile(r"waiting ([0-9.]+)s: the drain of")
 
@@ -70,19 +72,15 @@ def pilot_light(twin: BenchTwin, target: Any, source: Any) -> None:
         asg.update_auto_scaling_group(AutoScalingGroupName=region.asg_name, MinSize=size, DesiredCapacity=size)
 
 
-def step_windows(journal: Path) -> dict[str, tuple[datetime, datetime]]:
+def step_windows(log: RunLog) -> dict[str, tuple[datetime, datetime]]:
+    """Each step's [start, end] from the journal (the last attempt of a step wins)."""
     starts: dict[str, datetime] = {}
     out: dict[str, tuple[datetime, datetime]] = {}
-    for line in journal.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        step, ev = r.get("step"), r.get("event")
-        if not step:
-            continue
-        ts = datetime.fromisoformat(r["ts"])
-        if ev == "start":
-            starts[step] = ts
-        elif ev == "end" and step in starts:
-            out[step] = (starts[step], ts)
+    for e in log.events:
+        if isinstance(e, StepStarted):
+            starts[e.step] = e.at
+        elif isinstance(e, StepEnded) and e.step in starts:
+            out[e.step] = (starts[e.step], e.at)
     return out
 
 
@@ -92,14 +90,12 @@ def overlap_s(a: tuple[datetime, datetime] | None, b: tuple[datetime, datetime] 
     return max(0.0, (min(a[1], b[1]) - max(a[0], b[0])).total_seconds())
 
 
-def _before_steps(
-    records: list[dict[str, Any]], windows: dict[str, tuple[datetime, datetime]], rto_s: float
-) -> float:
-    finish = next((datetime.fromisoformat(r["ts"]) for r in records if r.get("event") == "finish"), None)
+def _before_steps(log: RunLog, windows: dict[str, tuple[datetime, datetime]], rto_s: float) -> float:
+    finish = log.finished
     if finish is None or not windows:
         return float("nan")
     first = min(w[0] for w in windows.values())
-    return (first - finish).total_seconds() + rto_s
+    return (first - finish.at).total_seconds() + rto_s
 
 
 def one_run(twin: BenchTwin, to: str, direction: str, switchover_s: float, warmup_s: float) -> FailoverRun:
@@ -115,9 +111,9 @@ def one_run(twin: BenchTwin, to: str, direction: str, switchover_s: float, warmu
     rep: dict[str, Any] = json.loads(p.stdout) if p.stdout.strip() else {}
     if p.returncode != 0 or rep.get("outcome") != "completed":
         raise RuntimeError(f"{direction} to {to}: exit {p.returncode}, {rep.get('outcome')}: {p.stderr[-600:]}")
-    windows = step_windows(Path(rep["journal"]))
-    records = [json.loads(x) for x in Path(rep["journal"]).read_text().splitlines()]
-    results = {r["step"]: r.get("result") or {} for r in records if r.get("event") == "end"}
+    log = RunLog.read(Path(rep["journal"]))
+    windows = step_windows(log)
+    results = log.results
     scaled = bool(results.get("capacity", {}).get("scaled"))
     promoted = bool(results.get("promote", {}).get("sends"))
     # A failback soon after a failover waits for the drain datapoint to leave the switch alarm's period
@@ -138,7 +134,7 @@ def one_run(twin: BenchTwin, to: str, direction: str, switchover_s: float, warmu
         scaled=scaled,
         promoted=promoted,
         alarm_wait_s=alarm_wait,
-        before_steps_s=_before_steps(records, windows, float(rep.get("rto_s") or 0.0)),
+        before_steps_s=_before_steps(log, windows, float(rep.get("rto_s") or 0.0)),
     )
 
 

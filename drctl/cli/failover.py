@@ -70,8 +70,8 @@ def failover(
     age = process_age_s()  # drctl's own start-up (interpreter, imports) counts towards RTO too
     if age is not None:
         started = time.monotonic() - age
-    from drctl.failover.journal import Journal, read_progress
     from drctl.failover.plan import Request
+    from drctl.journal.log import Journal
     from drctl.stack import load_stack
 
     if mode not in MODES:
@@ -89,14 +89,17 @@ def failover(
 
     journal = Journal.open(resume) if resume else None
     if journal is not None and not stack_file:  # the run's own stack file, unless told otherwise
-        stack_file = read_progress(journal).header.get("request", {}).get("stack_path") or None
+        stack_file = journal.read().header.request.get("stack_path") or None
     stack = load_stack(stack_file)
 
     def progress(msg: str) -> None:
         typer.echo(msg, err=True)
 
     def confirm(text: str) -> bool:
-        return typer.confirm(text, default=False, err=True)
+        try:
+            return typer.confirm(text, default=False, err=True)
+        except typer.Abort:  # Ctrl-C or end of input at the prompt: not confirmed
+            return False
 
     ask = None if yes else confirm
     if break_lock and not yes and not confirm("Break the failover run lock, whoever holds it?"):
@@ -144,11 +147,28 @@ def failover(
 
 
 def _shown_on_failure(show: Callable[[RunReport, TextIO], None], call: Callable[[], RunReport]) -> RunReport:
-    """Run; if the run ends refused/locked/failed, print its report (evidence) before the one-line error."""
+    """Run; write the run's reports beside its journal; if the run ends refused/locked/failed, print its
+    report (evidence) before the one-line error. The CLI composes the run and its report: the runner knows
+    nothing of reports."""
     from drctl.failover.runner import RunEnded
 
     try:
-        return call()
+        report = call()
     except RunEnded as e:
+        write_reports_for(e.report.journal)
         show(e.report, sys.stdout)
         raise
+    write_reports_for(report.journal)
+    return report
+
+
+def write_reports_for(journal: str) -> None:
+    """The reports are evidence about the failover, not part of it: never let them fail it."""
+    from pathlib import Path
+
+    from drctl.report import write_reports
+
+    try:
+        typer.echo(f"report: {write_reports(Path(journal).parent)['html']}", err=True)
+    except Exception as e:
+        typer.echo(f"WARNING: report not written ({type(e).__name__}: {e}); try `drctl report RUN_ID`", err=True)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from drctl.cli.app import app
 from drctl.errors import ConfigError
+from drctl.journal.events import NOTHING_MOVED
+
+if TYPE_CHECKING:
+    from drctl.journal.log import RunSummary
 
 FORMATS = ("md", "html", "json")
-NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # no recovery happened: no RTO to show
 
 
 @app.command()
@@ -31,12 +34,13 @@ def report(
     ] = None,
 ) -> None:
     """Rebuild a failover run's report from its journal alone. Example: drctl report 20261129T121500Z-ab12"""
-    from drctl.report import render, run_dir, write_text_atomic
+    from drctl.journal.log import JOURNAL_NAME, run_dir
+    from drctl.report import render, write_text_atomic
     from drctl.report.model import load_model
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown report format {fmt!r}", hint="use --format md, html or json")
-    text = render(load_model(run_dir(run_id) / "journal.jsonl"), fmt)
+    text = render(load_model(run_dir(run_id) / JOURNAL_NAME), fmt)
     if out is None:
         sys.stdout.write(text)
         return
@@ -54,13 +58,12 @@ def runs(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many runs, newest first. Example: 5")] = 50,
 ) -> None:
     """List past failover runs, newest first: when, from → to, mode, outcome, RTO. Example: drctl runs --json"""
-    from dataclasses import asdict
-
-    from drctl.report import list_runs
+    from drctl.journal.log import list_runs
+    from drctl.report import FILE_NAMES
 
     rows = list_runs(limit)
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        typer.echo(json.dumps([_row_json(r, FILE_NAMES["html"]) for r in rows], indent=2))
         return
     if not rows:
         typer.echo("no runs yet (a run is recorded by `drctl failover`)")
@@ -74,11 +77,33 @@ def runs(
                 f"{r.from_region} → {r.to_region}" if r.from_region else "",
                 r.mode,
                 r.outcome,
-                "" if r.rto_s is None or r.outcome in NOTHING_MOVED else f"{r.rto_s:.2f} s",
-                "" if r.rpo_s is None else f"{r.rpo_s:g} s",
+                ""
+                if r.report.get("rto_s") is None or r.outcome in NOTHING_MOVED
+                else f"{r.report['rto_s']:.2f} s",
+                _seconds(r.report.get("rpo_s"), "g"),
             )
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     typer.echo("details: drctl report RUN_ID [--format html --out report.html]", err=True)
+
+
+def _row_json(r: RunSummary, html_name: str) -> dict[str, Any]:
+    html = r.folder / html_name
+    return {
+        "run_id": r.run_id,
+        "started": r.started,
+        "command": r.command,
+        "from_region": r.from_region,
+        "to_region": r.to_region,
+        "mode": r.mode,
+        "outcome": r.outcome,
+        "rto_s": r.report.get("rto_s"),
+        "rpo_s": r.report.get("rpo_s"),
+        "report": str(html) if html.is_file() else "",
+    }
+
+
+def _seconds(value: Any, fmt: str) -> str:
+    return "" if value is None else f"{float(value):{fmt}} s"

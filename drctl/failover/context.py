@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drctl.failover.journal import Journal
 from drctl.failover.observe import Clients
 from drctl.failover.plan import Facts, Request
+from drctl.journal.log import Journal
 from drctl.stack import RegionStack, Stack
 
 

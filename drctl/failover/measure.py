@@ -1,7 +1,7 @@
-"""RPO and RTO of a run, measured and labelled with where they come from.
+"""RPO of a run, labelled with where it comes from, and drctl's own process age (the start of the RTO clock).
 
 RPO: planned switchovers are lossless (0, with the lag seen when it was sent as evidence); unplanned ones
-lose what the lag sample nearest the promotion says. RTO: the run's own clock, split into phases.
+lose what the lag sample nearest the promotion says. The RTO split into phases: drctl.journal.phases.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drctl.failover.phases import PHASE_OF, PHASE_ORDER
 from drctl.failover.plan import PLANNED
 
 
@@ -54,28 +53,6 @@ def _database_rpo(mode: str, lag: dict[str, Any] | None) -> dict[str, Any]:
         "the sample nearest the promotion",
         "estimate": False,
     }
-
-
-def phases(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Seconds per phase from the journal's `end` records (each carries the step's own elapsed time)."""
-    totals: dict[str, float] = {}
-    steps: dict[str, list[str]] = {}
-    for r in records:
-        if r.get("event") == "end" and "elapsed_s" in r:
-            phase = PHASE_OF.get(str(r.get("step")), str(r.get("step")))
-            totals[phase] = totals.get(phase, 0.0) + float(r["elapsed_s"])
-            steps.setdefault(phase, []).append(str(r["step"]))
-    order = [p for p in PHASE_ORDER if p in totals] + [p for p in totals if p not in PHASE_ORDER]
-    return [{"name": p, "seconds": round(totals[p], 3), "steps": steps[p]} for p in order]
-
-
-def critical_path_s(phase_list: list[dict[str, Any]]) -> float:
-    """Preflight + the longer of capacity and promotion (parallel) + flip + verification."""
-    got = {p["name"]: float(p["seconds"]) for p in phase_list}
-    parallel = max(got.get("capacity", 0.0), got.get("promotion", 0.0))
-    return round(
-        got.get("preflight", 0.0) + parallel + got.get("traffic flip", 0.0) + got.get("verification", 0.0), 3
-    )
 
 
 def process_age_s() -> float | None:

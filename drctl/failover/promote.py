@@ -19,6 +19,7 @@ from drctl.failover.context import Run
 from drctl.failover.plan import PLANNED, UNPLANNED
 from drctl.failover.preflight import GLOBAL_PATH_DOWN, IN_PROGRESS, read_global
 from drctl.failover.waiting import NotYet, is_transient, wait_until
+from drctl.journal.events import PromotionSent
 
 STALE_SEND_WAIT_S = 60.0  # resumed run: how long a promotion sent earlier may take to show before we give up
 MAX_PROMOTION_SENDS = 4  # attempts of the promotion call itself, each only after a re-read says it is needed
@@ -91,7 +92,8 @@ def promote(run: Run) -> dict[str, Any]:
         if outcome["ok"]:
             sent = True
             detach_sent = use_detach
-            run.journal.append({"event": "sent", "step": "promote", **outcome})
+            details = {k: v for k, v in outcome.items() if k != "operation"}
+            run.journal.append(PromotionSent(step="promote", operation=outcome["operation"], details=details))
             run.kill_hook("promote:sent")
         elif outcome["fallback"] and run.req.mode == UNPLANNED and not use_detach:
             run.progress(f"global control path unavailable ({outcome['error']}): detach-and-promote instead")

@@ -22,13 +22,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drctl.aws.clients import ClientFactory, to_drctl_error
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import steps
-from drctl.failover.journal import Journal, Progress, new_run_id, parse_ts, read_progress
 from drctl.failover.lock import RunLock
-from drctl.failover.measure import critical_path_s, measure_rpo, phases
+from drctl.failover.measure import measure_rpo
 from drctl.failover.plan import PLANNED, ApiCall, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.waiting import Interrupted
+from drctl.journal.events import (
+    RunFinished,
+    RunRefused,
+    RunResumed,
+    RunStarted,
+    StepEnded,
+    StepStarted,
+)
+from drctl.journal.log import Journal, RunLog, new_run_id
+from drctl.journal.phases import compute_phases, critical_path_s, operator_seconds
 from drctl.stack import Stack
 
 # Test-only: `DRCTL_TEST_KILL_AT=<step>:<before|after>` (or `promote:sent`) makes drctl SIGKILL itself there,
@@ -135,14 +144,13 @@ class _Runner:
         progress: Progress_,
         confirm: Confirm | None,
         *,
-        prior: Progress | None = None,
+        prior: RunLog | None = None,
         started: float | None = None,
     ) -> None:
         self.stack, self.req, self.journal, self.progress, self.confirm = stack, req, journal, progress, confirm
         self.prior = prior
         self.recorder, self.clients, single = make_clients(stack)
         self.t0 = started if started is not None else time.monotonic()
-        self.waited_s = 0.0  # time spent on the confirmation prompt: not part of RTO
         self.run = steps.Run(
             stack=stack,
             req=req,
@@ -157,9 +165,9 @@ class _Runner:
         self.lock = RunLock(stack, self.clients, stack.regions[req.to_region], journal.run_id)
         self._warm(single)
         if prior is not None:
-            sent = [r for r in prior.records if r.get("event") == "sent" and r.get("step") == "promote"]
+            sent = [e for e in prior.sent if e.step == "promote"]
             self.run.promotion_sent_before = bool(sent)
-            self.run.promotion_detached_before = any(r.get("operation") == "RemoveFromGlobalCluster" for r in sent)
+            self.run.promotion_detached_before = any(e.operation == "RemoveFromGlobalCluster" for e in sent)
 
     def _warm(self, single: RecordingFactory) -> None:
         """Create the clients later steps need while the lock and preflight run: making a boto3 client costs
@@ -185,13 +193,13 @@ class _Runner:
 
     def step(self, name: str, fn: Callable[[steps.Run], dict[str, Any]], *, skip_done: bool = True) -> None:
         if skip_done and self.prior is not None and name in self.prior.done:
-            self.run.results[name] = self.prior.done[name].get("result") or {}
+            self.run.results[name] = self.prior.done[name].result or {}
             self.progress(f"{name}: done in an earlier attempt, skipped")
             return
         if self.run.stop_event.is_set():
             raise Interrupted(name)
         self.recorder.begin(name)
-        self.journal.append({"event": "start", "step": name})
+        self.journal.append(StepStarted(step=name))
         test_kill_hook(f"{name}:before")
         started = time.monotonic()
         outcome, error, result = "ok", None, {}
@@ -212,19 +220,18 @@ class _Runner:
             raise
         finally:
             calls = self.recorder.calls(name)
-            record: dict[str, Any] = {
-                "event": "end",
-                "step": name,
-                "outcome": outcome,
-                "elapsed_s": round(time.monotonic() - started, 3),
-                "result": result,
-                "calls": calls,
-                "request_ids": [c["request_id"] for c in calls if c.get("request_id")],
-                "retries": sum(int(c.get("retries", 0)) for c in calls),
-            }
-            if error:
-                record["error"] = error
-            self.journal.append(record)
+            self.journal.append(
+                StepEnded(
+                    step=name,
+                    outcome=outcome,
+                    elapsed_s=round(time.monotonic() - started, 3),
+                    result=result,
+                    calls=calls,
+                    request_ids=[c["request_id"] for c in calls if c.get("request_id")],
+                    retries=sum(int(c.get("retries", 0)) for c in calls),
+                    error=error or "",
+                )
+            )
         self.run.results[name] = result
         test_kill_hook(f"{name}:after")
 
@@ -277,10 +284,9 @@ class _Runner:
             self.progress(f"WARNING: {w}")
         if self.confirm is not None and self.prior is None:
             shown = plan_calls(self.stack, self.req, facts, self.lock.item)
-            asked = time.monotonic()
-            ok = self.confirm(_confirm_text(self.req, shown))
-            self.waited_s += time.monotonic() - asked
-            if not ok:
+            confirm = self.confirm
+            self.step("confirm", lambda _: {"confirmed": confirm(_confirm_text(self.req, shown))})
+            if not self.run.results["confirm"]["confirmed"]:
                 return self._finish("aborted", "not confirmed; nothing was changed")
         self.step("sample_rpo", steps.sample_rpo)
         if facts.snapshots_to_keep:
@@ -301,19 +307,18 @@ class _Runner:
                 )
             raise
         if facts.refusals and not facts.noop:
-            self.journal.append({"event": "refused", "facts": facts.to_dict()})
+            self.journal.append(RunRefused(facts=facts.to_dict()))
             raise refuse(facts)
         return {"facts": facts.to_dict()}
 
     def _finish(self, outcome: str, message: str) -> RunReport:
-        records = self.journal.records()
-        ph = phases(records)
+        log = self.journal.read()
+        ph = compute_phases(log)
         if self.prior is None:
-            rto = round(time.monotonic() - self.t0 - self.waited_s, 3)
+            rto = round(time.monotonic() - self.t0 - operator_seconds(ph), 3)
             rto_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
         else:
-            first = parse_ts(str(records[0]["ts"]))
-            rto = round((datetime.now(UTC) - first).total_seconds(), 3)
+            rto = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
             rto_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
         res = self.run.results
         rpo = (
@@ -321,7 +326,7 @@ class _Runner:
             if "promote" in res and not res["promote"].get("already")
             else {"rpo_s": None, "source": "no promotion in this run", "evidence": "", "estimate": False}
         )
-        calls = [c for r in records if r.get("event") == "end" for c in r.get("calls", [])]
+        calls = log.calls
         report = RunReport(
             run_id=self.journal.run_id,
             outcome=outcome,
@@ -332,23 +337,15 @@ class _Runner:
             rpo=rpo,
             rto_s=rto,
             rto_source=rto_source,
-            phases=ph,
-            critical_path_s=critical_path_s(ph) if ph else None,
+            phases=[p.to_dict() for p in ph],
+            critical_path_s=critical_path_s(ph),
             verification=res.get("verify", {}),
             warnings=[*self.run.facts.warnings, *_detach_warning(res)],
             api_calls=len(calls),
             retries=sum(int(c.get("retries", 0)) for c in calls),
             journal=str(self.journal.path),
         )
-        self.journal.append({"event": "finish", "outcome": outcome, "report": report.to_json()})
-        try:  # the reports are evidence about the failover, not part of it: never let them fail it
-            from drctl.report import write_reports
-
-            self.progress(f"report: {write_reports(self.journal.path.parent)['html']}")
-        except Exception as e:
-            self.progress(
-                f"WARNING: report not written ({type(e).__name__}: {e}); try `drctl report {report.run_id}`"
-            )
+        self.journal.append(RunFinished(outcome=outcome, report=report.to_json()))
         return report
 
 
@@ -400,7 +397,15 @@ def start(
 ) -> RunReport:
     run_id = new_run_id()
     journal = Journal.create(
-        run_id, {"request": req.to_dict(), **_header(req), "objectives": asdict(stack.objectives)}
+        RunStarted(
+            run_id=run_id,
+            request=req.to_dict(),
+            from_region=req.from_region,
+            to_region=req.to_region,
+            mode=req.mode,
+            pid=os.getpid(),
+            objectives=asdict(stack.objectives),
+        )
     )
     progress(f"run {run_id}: journal {journal.path}")
     return _Runner(stack, req, journal, progress, confirm, started=started).execute(break_lock=break_lock)
@@ -415,28 +420,24 @@ def resume(
     break_lock: bool = False,
     started: float | None = None,
 ) -> RunReport:
-    prior = read_progress(journal)
-    req = Request.from_dict(prior.header["request"])
-    if prior.finished is not None and prior.finished.get("outcome") in ("completed", "no-op"):
-        report = prior.finished.get("report") or {}
+    prior = journal.read()
+    req = Request.from_dict(prior.header.request)
+    if prior.finished is not None and prior.finished.outcome in ("completed", "no-op"):
+        report = prior.finished.report
         return RunReport(
             run_id=journal.run_id,
             outcome="no-op",
             from_region=req.from_region,
             to_region=req.to_region,
             mode=req.mode,
-            message=f"run already {prior.finished.get('outcome')}; nothing to resume",
+            message=f"run already {prior.finished.outcome}; nothing to resume",
             rpo=report.get("rpo", {}),
             rto_s=report.get("rto_s"),
             phases=report.get("phases", []),
             journal=str(journal.path),
         )
-    journal.append({"event": "resume", "pid": os.getpid(), "done": sorted(prior.done)})
+    journal.append(RunResumed(pid=os.getpid(), done=sorted(prior.done)))
     progress(f"resuming run {journal.run_id}: done {', '.join(sorted(prior.done)) or 'nothing'}")
     return _Runner(stack, req, journal, progress, confirm, prior=prior, started=started).execute(
         break_lock=break_lock
     )
-
-
-def _header(req: Request) -> dict[str, Any]:
-    return {"from_region": req.from_region, "to_region": req.to_region, "mode": req.mode, "pid": os.getpid()}

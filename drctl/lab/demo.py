@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,12 +218,12 @@ def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode
 
 def _finished_at(journal: Path) -> float:
     """The wall-clock time (epoch seconds) of the run's finish record: when the failover was over."""
-    import json
+    from drctl.journal.log import RunLog
 
-    last = json.loads(journal.read_text(encoding="utf-8").splitlines()[-1])
-    if last.get("event") != "finish":
+    finish = RunLog.read(journal).finished
+    if finish is None:
         raise DrctlError(f"{journal}: the run has no finish record", code=ExitCode.FAILED)
-    return datetime.fromisoformat(str(last["ts"])).timestamp()
+    return finish.at.timestamp()
 
 
 def _resync(clients: ClientFactory, stack: Stack, old_primary: str, say: Say) -> None:

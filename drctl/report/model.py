@@ -7,31 +7,18 @@ file: an auditor can rebuild the same report from a copied journal.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from drctl.errors import ConfigError
-from drctl.failover.phases import PHASE_OF
-from drctl.failover.phases import PHASE_ORDER as PHASES
+from drctl.journal.events import NOTHING_MOVED, RunRefused, StepEnded, StepStarted
+from drctl.journal.log import RunLog
+from drctl.journal.phases import PHASE_ORDER as PHASES
+from drctl.journal.phases import Phase, compute_phases
 
-NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # outcomes where nothing was changed
+__all__ = ["NOTHING_MOVED", "PHASES", "Phase", "RunModel", "build_model", "load_model", "load_records"]
+
 READ_PREFIXES = ("Describe", "Get", "List", "Head", "Test", "Lookup", "Query", "Scan", "Select")
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    start_s: float  # relative to the run header
-    end_s: float
-    steps: list[str]
-    outcome: str  # ok, or the worst outcome of its steps (failed, refused, interrupted, error, unfinished)
-
-    @property
-    def seconds(self) -> float:
-        return round(self.end_s - self.start_s, 3)
 
 
 @dataclass(frozen=True)
@@ -124,57 +111,41 @@ class RunModel:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra")
-        for p, phase in zip(data["phases"], self.phases, strict=True):
-            p["seconds"] = phase.seconds
+        data["phases"] = [p.to_dict() for p in self.phases]
         return data
 
 
 def load_records(journal: Path) -> list[dict[str, Any]]:
-    """The journal's lines; a torn last line (crash while writing) ends the list, like the runner reads it."""
-    if not journal.is_file():
-        raise ConfigError(f"no journal at {journal}", hint="list runs with `drctl runs`")
-    out: list[dict[str, Any]] = []
-    for line in journal.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    if not out or out[0].get("event") != "run":
-        raise ConfigError(f"{journal}: not a drctl run journal")
-    return out
+    """The journal's lines as written (for tests and tools that want the raw records)."""
+    return [e.to_record() for e in RunLog.read(journal).events]
 
 
-def build_model(records: list[dict[str, Any]], journal: str = "") -> RunModel:
-    """Rebuild a run from its journal records (the first one is the run header)."""
-    header = records[0]
-    t0 = _ts(header["ts"])
-    request = header.get("request") or {}
-    finish = next((r for r in reversed(records) if r.get("event") == "finish"), None)
-    resumed_after_finish = finish is not None and any(
-        r.get("event") == "resume" for r in records[records.index(finish) :]
-    )
-    if resumed_after_finish:
-        finish = None
-    report = (finish or {}).get("report") or {}
-    results = _results(records)
-    facts = _facts(records, results)
-    phases = _phases(records, t0)
-    last_s = max([p.end_s for p in phases] + [_rel(r["ts"], t0) for r in records if "ts" in r])
+def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> RunModel:
+    """Rebuild a run from its journal (the first event is the run header)."""
+    log = source if isinstance(source, RunLog) else RunLog.from_records(source)
+    header = log.header
+    request = header.request or {}
+    finish = log.finished
+    report = finish.report if finish else {}
+    results = log.results
+    facts = _facts(log, results)
+    phases = compute_phases(log)
+    last_s = round((log.last_at - log.started_at).total_seconds(), 3)
 
-    rto_s, rto_source, rto_start_s = _rto(report, finish, t0, last_s)
+    rto_s, rto_source, rto_start_s = _rto(log, last_s)
     rpo = report.get("rpo") or {}
     rpo_s = report.get("rpo_s", rpo.get("rpo_s")) if finish else None
     model = RunModel(
-        run_id=str(header.get("run_id", "")),
-        started=str(header["ts"]),
-        finished=str(finish["ts"]) if finish else None,
-        from_region=str(header.get("from_region") or request.get("from_region", "")),
-        to_region=str(header.get("to_region") or request.get("to_region", "")),
-        mode=str(header.get("mode") or request.get("mode", "")),
+        run_id=header.run_id,
+        started=header.ts,
+        finished=finish.ts if finish else None,
+        from_region=header.from_region or str(request.get("from_region", "")),
+        to_region=header.to_region or str(request.get("to_region", "")),
+        mode=header.mode or str(request.get("mode", "")),
         flip_method=str(request.get("flip_method", "switch")),
-        outcome=str(finish.get("outcome")) if finish else "unfinished",
-        message=str(report.get("message", "")) if finish else _unfinished(records),
-        attempts=1 + sum(1 for r in records if r.get("event") == "resume"),
+        outcome=log.outcome,
+        message=str(report.get("message", "")) if finish else _unfinished(log),
+        attempts=log.attempts,
         phases=phases,
         rto_s=rto_s,
         rto_source=rto_source,
@@ -183,95 +154,39 @@ def build_model(records: list[dict[str, Any]], journal: str = "") -> RunModel:
         rpo_source=str(rpo.get("source", "no finish record: the run did not report an RPO")),
         rpo_evidence=str(rpo.get("evidence", "")),
         rpo_estimate=bool(rpo.get("estimate", rpo_s is None)),
-        rpo_sample=_rpo_sample(records, t0),
-        before=_before(facts, header),
+        rpo_sample=_rpo_sample(log),
+        before=_before(facts, header.from_region, header.to_region),
         after=_after(
-            results, header, _before(facts, header) if finish and finish.get("outcome") in NOTHING_MOVED else None
+            results,
+            header.to_region,
+            _before(facts, header.from_region, header.to_region) if log.outcome in NOTHING_MOVED else None,
         ),
-        calls=_mutating_calls(records, t0),
+        calls=_mutating_calls(log),
         objectives=[],
         verification={k: v for k, v in (results.get("verify") or {}).items() if isinstance(v, dict)},
         checks=[c for c in facts.get("checks", []) if isinstance(c, dict)],
         refusals=[str(r) for r in facts.get("refusals", [])],
         warnings=list(report.get("warnings", [])),
-        api_calls=sum(len(r.get("calls", [])) for r in records if r.get("event") == "end"),
-        retries=sum(int(r.get("retries", 0)) for r in records if r.get("event") == "end"),
-        journal=journal,
+        api_calls=len(log.calls),
+        retries=sum(e.retries for e in log.of(StepEnded)),
+        journal=journal or str(log.path or ""),
     )
-    model.objectives = _objectives(model, header.get("objectives"))
+    model.objectives = _objectives(model, header.objectives)
     return model
 
 
 def load_model(journal: Path) -> RunModel:
-    return build_model(load_records(journal), str(journal))
+    return build_model(RunLog.read(journal), str(journal))
 
 
 # ------------------------------------------------------------------------------------------------ parts
 
 
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _rel(value: str, t0: datetime) -> float:
-    return round((_ts(value) - t0).total_seconds(), 3)
-
-
-def _results(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each step's result from its last successful `end` record."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r.get("event") == "end" and r.get("outcome") == "ok" and r.get("step"):
-            out[str(r["step"])] = r.get("result") or {}
-    return out
-
-
-def _phases(records: list[dict[str, Any]], t0: datetime) -> list[Phase]:
-    spans: dict[str, list[float]] = {}
-    steps: dict[str, list[str]] = {}
-    outcomes: dict[str, str] = {}
-    open_steps: dict[str, float] = {}
-    for r in records:
-        ev, step = r.get("event"), str(r.get("step", ""))
-        if not step or ev not in ("start", "end"):
-            continue
-        phase = PHASE_OF.get(step, step)
-        at = _rel(r["ts"], t0)
-        if ev == "start":
-            open_steps[step] = at
-        else:
-            open_steps.pop(step, None)
-            start = at - float(r.get("elapsed_s", 0.0))
-            outcomes[phase] = _worse(outcomes.get(phase, "ok"), str(r.get("outcome", "ok")))
-            spans.setdefault(phase, []).extend([round(start, 3), at])
-        if step not in steps.setdefault(phase, []):
-            steps[phase].append(step)
-        if ev == "start":
-            spans.setdefault(phase, []).append(at)
-    last = max((_rel(r["ts"], t0) for r in records), default=0.0)
-    for step, started in open_steps.items():  # started, never ended: the run stopped inside it
-        phase = PHASE_OF.get(step, step)
-        spans[phase].extend([started, last])
-        outcomes[phase] = _worse(outcomes.get(phase, "ok"), "unfinished")
-    order = [p for p in PHASES if p in spans] + [p for p in spans if p not in PHASES]
-    return [Phase(p, min(spans[p]), max(spans[p]), steps[p], outcomes.get(p, "unfinished")) for p in order]
-
-
-_SEVERITY = ("ok", "unfinished", "interrupted", "refused", "failed", "error")
-
-
-def _worse(a: str, b: str) -> str:
-    rank = {name: i for i, name in enumerate(_SEVERITY)}
-    return a if rank.get(a, len(_SEVERITY)) >= rank.get(b, len(_SEVERITY)) else b
-
-
-def _rto(
-    report: dict[str, Any], finish: dict[str, Any] | None, t0: datetime, last_s: float
-) -> tuple[float | None, str, float | None]:
-    if finish is not None and report.get("rto_s") is not None:
-        rto = float(report["rto_s"])
-        end = _rel(finish["ts"], t0)
-        return rto, str(report.get("rto_source", "")), round(end - rto, 3)
+def _rto(log: RunLog, last_s: float) -> tuple[float | None, str, float | None]:
+    finish = log.finished
+    if finish is not None and finish.report.get("rto_s") is not None:
+        rto = float(finish.report["rto_s"])
+        return rto, str(finish.report.get("rto_source", "")), round(log.rel(finish) - rto, 3)
     return (
         round(last_s, 3),
         "estimate: journal timestamps from the run header to its last line (the run did not finish)",
@@ -279,50 +194,47 @@ def _rto(
     )
 
 
-def _rpo_sample(records: list[dict[str, Any]], t0: datetime) -> RpoSample | None:
-    for r in reversed(records):
-        if r.get("event") == "end" and r.get("step") == "sample_rpo" and r.get("outcome") == "ok":
-            lag = (r.get("result") or {}).get("lag")
-            if not lag:
-                return None
-            return RpoSample(
-                at_s=_rel(r["ts"], t0),
-                value_ms=float(lag.get("value_ms", 0.0)),
-                metric=str(lag.get("metric", "")),
-                cluster_id=str(lag.get("cluster_id", "")),
-                region=str(lag.get("region", "")),
-                timestamp=str(lag.get("timestamp", "")),
-                age_s=float(lag.get("age_s", 0.0)),
-            )
-    return None
+def _rpo_sample(log: RunLog) -> RpoSample | None:
+    ends = [e for e in log.of(StepEnded) if e.step == "sample_rpo" and e.outcome == "ok"]
+    if not ends:
+        return None
+    lag = (ends[-1].result or {}).get("lag")
+    if not lag:
+        return None
+    return RpoSample(
+        at_s=log.rel(ends[-1]),
+        value_ms=float(lag.get("value_ms", 0.0)),
+        metric=str(lag.get("metric", "")),
+        cluster_id=str(lag.get("cluster_id", "")),
+        region=str(lag.get("region", "")),
+        timestamp=str(lag.get("timestamp", "")),
+        age_s=float(lag.get("age_s", 0.0)),
+    )
 
 
-def _facts(records: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _facts(log: RunLog, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What preflight found: its step result, or the facts journaled with a refusal."""
     facts = (results.get("preflight") or {}).get("facts")
     if facts is None:
-        refused = [r for r in records if r.get("event") == "refused"]
-        facts = refused[-1].get("facts") if refused else None
+        refused = log.of(RunRefused)
+        facts = refused[-1].facts if refused else None
     return facts if isinstance(facts, dict) else {}
 
 
-def _before(facts: dict[str, Any], header: dict[str, Any]) -> Topology:
-    target = str(header.get("to_region", ""))
+def _before(facts: dict[str, Any], source: str, target: str) -> Topology:
     writer = facts.get("writer_region")
     writer_source = (
         f"DescribeGlobalClusters in {target} at preflight"
         if writer
         else "unknown: the global cluster was not readable at preflight"
     )
-    source = str(header.get("from_region", ""))
     return Topology(writer, writer_source, source, "inferred: the run moves traffic away from its source region")
 
 
-def _after(results: dict[str, dict[str, Any]], header: dict[str, Any], unchanged: Topology | None) -> Topology:
+def _after(results: dict[str, dict[str, Any]], target: str, unchanged: Topology | None) -> Topology:
     if unchanged is not None:
         why = "unchanged: the run changed nothing"
         return Topology(unchanged.writer, why, unchanged.serving, why)
-    target = str(header.get("to_region", ""))
     verify = results.get("verify") or {}
     promote = results.get("promote") or {}
     state = (verify.get("writer") or {}).get("state") or promote.get("after") or {}
@@ -344,19 +256,13 @@ def _after(results: dict[str, dict[str, Any]], header: dict[str, Any], unchanged
     return Topology(writer, writer_source, None if serving is None else str(serving), serving_source)
 
 
-def _mutating_calls(records: list[dict[str, Any]], t0: datetime) -> list[Call]:
+def _mutating_calls(log: RunLog) -> list[Call]:
     out: list[Call] = []
     seen: set[str] = set()
-    sent_at = {
-        str(r.get("request_id")): _rel(r["ts"], t0)
-        for r in records
-        if r.get("event") == "sent" and r.get("request_id")
-    }
-    for r in records:
-        if r.get("event") != "end":
-            continue
-        at_end = _rel(r["ts"], t0)
-        for c in r.get("calls", []):
+    sent_at = {e.request_id: log.rel(e) for e in log.sent if e.request_id}
+    for e in log.of(StepEnded):
+        at_end = log.rel(e)
+        for c in e.calls:
             op = str(c.get("operation", ""))
             if op.startswith(READ_PREFIXES):
                 continue
@@ -365,7 +271,7 @@ def _mutating_calls(records: list[dict[str, Any]], t0: datetime) -> list[Call]:
             out.append(
                 Call(
                     at_s=sent_at.get(rid, at_end),
-                    step=str(r.get("step", "")),
+                    step=e.step,
                     service=str(c.get("service", "")),
                     operation=op,
                     region=str(c.get("region", "")),
@@ -374,12 +280,9 @@ def _mutating_calls(records: list[dict[str, Any]], t0: datetime) -> list[Call]:
                     error=str(c.get("error", "")),
                 )
             )
-    for r in records:  # a promotion sent by a process that died before its step's `end` line
-        rid = str(r.get("request_id", ""))
-        if r.get("event") == "sent" and rid and rid not in seen:
-            out.append(
-                Call(_rel(r["ts"], t0), str(r.get("step", "")), "rds", str(r.get("operation", "")), "", rid, None)
-            )
+    for sent in log.sent:  # a promotion sent by a process that died before its step's end line
+        if sent.request_id and sent.request_id not in seen:
+            out.append(Call(log.rel(sent), sent.step, "rds", sent.operation, "", sent.request_id, None))
     return sorted(out, key=lambda c: c.at_s)
 
 
@@ -433,7 +336,7 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _unfinished(records: list[dict[str, Any]]) -> str:
-    started = [str(r.get("step")) for r in records if r.get("event") == "start"]
+def _unfinished(log: RunLog) -> str:
+    started = [e.step for e in log.of(StepStarted)]
     last = started[-1] if started else "lock"
     return f"no finish record (last step started: {last}); `drctl failover --resume` continues the run"

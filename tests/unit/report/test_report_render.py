@@ -12,7 +12,8 @@ import pytest
 
 from drctl.cli.app import run
 from drctl.errors import ExitCode
-from drctl.report import list_runs, write_reports
+from drctl.journal.log import list_runs
+from drctl.report import write_reports
 from drctl.report.html import render_html
 from drctl.report.markdown import render_markdown
 from drctl.report.model import load_model

@@ -1,0 +1,117 @@
+"""The phases of a run, computed once from its journal: for the RTO split, `failover --json`, reports and
+the demo alike.
+
+A step's interval is [its end - its own elapsed time, its end]; a step that started and never ended runs to
+the journal's last line. A phase's time is the union of its steps' intervals (so a prompt between two
+preflight steps is not preflight time). Capacity and promotion run side by side; the confirmation prompt is
+the operator's time, not AWS's, and is left out of the critical path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from drctl.journal.events import STEP_OUTCOMES, StepEnded, StepStarted
+from drctl.journal.log import RunLog
+
+PHASE_OF = {
+    "lock": "preflight",
+    "preflight": "preflight",
+    "confirm": "confirmation",
+    "sample_rpo": "preflight",
+    "keep_snapshots": "preflight",
+    "capacity": "capacity",
+    "promote": "promotion",
+    "flip": "traffic flip",
+    "verify": "verification",
+}
+PHASE_ORDER = ("preflight", "confirmation", "capacity", "promotion", "traffic flip", "verification")
+OPERATOR_PHASES = ("confirmation",)
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start_s: float  # relative to the run header
+    end_s: float
+    seconds: float  # the union of its steps' intervals (≤ end_s - start_s)
+    steps: tuple[str, ...]
+    outcome: str  # ok, or the worst outcome of its steps
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["steps"] = list(self.steps)
+        return d
+
+
+def compute_phases(log: RunLog) -> list[Phase]:
+    intervals: dict[str, list[tuple[float, float]]] = {}
+    outcomes: dict[str, str] = {}
+    steps: dict[str, list[str]] = {}
+    open_at: dict[str, float] = {}
+    for e in log.events:
+        if isinstance(e, StepStarted):
+            open_at[e.step] = log.rel(e)
+            steps.setdefault(PHASE_OF.get(e.step, e.step), [])
+            if e.step not in steps[PHASE_OF.get(e.step, e.step)]:
+                steps[PHASE_OF.get(e.step, e.step)].append(e.step)
+        elif isinstance(e, StepEnded):
+            phase = PHASE_OF.get(e.step, e.step)
+            end = log.rel(e)
+            open_at.pop(e.step, None)
+            intervals.setdefault(phase, []).append((round(end - float(e.elapsed_s), 3), end))
+            outcomes[phase] = _worse(outcomes.get(phase, "ok"), e.outcome)
+            if e.step not in steps.setdefault(phase, []):
+                steps[phase].append(e.step)
+    last = round((log.last_at - log.started_at).total_seconds(), 3)
+    for step, started in open_at.items():  # started, never ended: the run stopped inside it
+        phase = PHASE_OF.get(step, step)
+        intervals.setdefault(phase, []).append((started, last))
+        outcomes[phase] = _worse(outcomes.get(phase, "ok"), "unfinished")
+    order = [p for p in PHASE_ORDER if p in intervals] + [p for p in intervals if p not in PHASE_ORDER]
+    return [
+        Phase(
+            name=p,
+            start_s=min(a for a, _ in intervals[p]),
+            end_s=max(b for _, b in intervals[p]),
+            seconds=_union(intervals[p]),
+            steps=tuple(steps.get(p, [])),
+            outcome=outcomes.get(p, "unfinished"),
+        )
+        for p in order
+    ]
+
+
+def operator_seconds(phases: list[Phase]) -> float:
+    return round(sum(p.seconds for p in phases if p.name in OPERATOR_PHASES), 3)
+
+
+def critical_path_s(phases: list[Phase]) -> float | None:
+    """Preflight + the longer of capacity and promotion (parallel) + flip + verification."""
+    if not phases:
+        return None
+    got = {p.name: p.seconds for p in phases}
+    parallel = max(got.get("capacity", 0.0), got.get("promotion", 0.0))
+    return round(
+        got.get("preflight", 0.0) + parallel + got.get("traffic flip", 0.0) + got.get("verification", 0.0), 3
+    )
+
+
+def _union(spans: list[tuple[float, float]]) -> float:
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in sorted(spans):
+        if cur_b is None or a > cur_b:
+            if cur_b is not None and cur_a is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_a is not None and cur_b is not None:
+        total += cur_b - cur_a
+    return round(total, 3)
+
+
+def _worse(a: str, b: str) -> str:
+    rank = {name: i for i, name in enumerate(STEP_OUTCOMES)}
+    return a if rank.get(a, len(STEP_OUTCOMES)) >= rank.get(b, len(STEP_OUTCOMES)) else b
