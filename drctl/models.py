@@ -61,6 +61,14 @@ class ClusterState:
     engine_version: str
     members: int  # DB instances in the cluster
     write_forwarding_status: str | None = None
+    global_cluster_id: str | None = None  # DBCluster.GlobalClusterIdentifier: None when it stands alone
+    has_writer_instance: bool = False  # a DBClusterMembers entry with IsClusterWriter
+
+    @property
+    def standalone_writer(self) -> bool:
+        """Writable outside any global database: what RemoveFromGlobalCluster leaves behind (RDS API
+        reference: the detached cluster "becomes a standalone cluster with read-write capability")."""
+        return not self.global_cluster_id and self.has_writer_instance and self.status == "available"
 
 
 # ------------------------------------------------------------------------------------------ CloudWatch
@@ -272,3 +280,4 @@ class StatusReport:
     reasons: tuple[str, ...]  # why not ready (empty when ready)
     warnings: tuple[str, ...] = ()  # worth knowing, not blocking
     route53_reachable: bool = True
+    standalone_writers: tuple[str, ...] = ()  # regions whose cluster writes outside the global database

@@ -64,4 +64,6 @@ def describe_cluster(rds: Any, cluster_id: str, region: str) -> ClusterState:
         engine_version=str(raw.get("EngineVersion", "")),
         members=len(raw.get("DBClusterMembers", [])),
         write_forwarding_status=raw.get("GlobalWriteForwardingStatus"),
+        global_cluster_id=raw.get("GlobalClusterIdentifier") or None,
+        has_writer_instance=any(m.get("IsClusterWriter") for m in raw.get("DBClusterMembers", [])),
     )

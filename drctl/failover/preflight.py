@@ -62,6 +62,10 @@ def run_preflight(
     if gc is not None:
         writer = gc.writer
         facts.writer_region = writer.region if writer else None
+        split = _split(clients, stack, gc, req)
+        if split:
+            facts.refusals.append(split)
+            return facts
         member = gc.member_in(target.name)
         fs = gc.failover_state
         if writer is not None and writer.region == target.name and (fs is None or fs.status not in IN_PROGRESS):
@@ -114,6 +118,32 @@ def run_preflight(
         with aws_errors("rds:DescribeDBClusterSnapshots", target.name):
             facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts
+
+
+def _split(clients: Clients, stack: Stack, gc: GlobalCluster, req: Request) -> str:
+    """A stack cluster outside the global database that writes on its own (what RemoveFromGlobalCluster leaves:
+    RDS API reference) means two writers. No failover or failback is safe; the way back is `drctl rejoin`.
+    Unplanned mode asks only the target region (the source may be gone); a region that does not answer cannot
+    be judged here (status shows the split when it answers)."""
+    names = stack.region_names if req.mode == PLANNED else (req.to_region,)
+    for region in (stack.regions[n] for n in names):
+        if gc.member_in(region.name) is not None:
+            continue
+        try:
+            cluster = rds.describe_cluster(clients.client("rds", region.name), region.cluster_id, region.name)
+        except (ClientError, BotoCoreError):
+            continue
+        if cluster.standalone_writer:
+            where = (
+                f"{gc.writer.region} is still the global writer"
+                if gc.writer
+                else "the global database has no writer"
+            )
+            return (
+                f"split: {region.cluster_id} in {region.name} writes outside {stack.global_cluster_id} while "
+                f"{where}; re-form the global database with `drctl rejoin --writer {region.name}`"
+            )
+    return ""
 
 
 def _lag(

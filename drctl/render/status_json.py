@@ -117,6 +117,7 @@ def report_dict(report: StatusReport) -> dict[str, Any]:
         "reasons": list(report.reasons),
         "warnings": list(report.warnings),
         "writer_region": report.writer_region,
+        "standalone_writers": list(report.standalone_writers),
         "serving_region": report.serving_region,
         "serving_reason": report.serving_reason,
         "route53_reachable": report.route53_reachable,

@@ -11,7 +11,9 @@ from datetime import datetime
 from drctl.models import (
     AsgState,
     AuroraLag,
+    ClusterState,
     GlobalCluster,
+    GlobalMember,
     HealthCheck,
     HealthVerdict,
     Observation,
@@ -203,14 +205,15 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         lag = db.lag if db is not None else None
         member = gc.member_in(name) if gc else None
         why_down = readings.unreachable(name)
+        cluster = readings.value(f"cluster:{name}")
         reports[name] = RegionReport(
             name=name,
             deployment_role=rs.role,
-            role="unknown" if member is None else ("writer" if member.is_writer else "secondary"),
+            role=_role(member, cluster),
             reachable=not why_down,
             unreachable_reason=why_down[0] if why_down else None,
             member=member,
-            cluster=readings.value(f"cluster:{name}"),
+            cluster=cluster,
             lag=lag,
             health=verdicts.get(check_id)
             or HealthVerdict(check_id, None, "Route53 did not answer" if route53_down else "not read"),
@@ -225,6 +228,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
             errors=tuple(readings.errors(name)),
         )
 
+    standalone = tuple(n for n, r in reports.items() if r.role == STANDALONE_WRITER)
     target_r = reports.get(target) if target else None
     writer_r = reports.get(writer) if writer else None
     rpo_s, rpo = rpo_terms(target_r.lag if target_r else None, writer_r.s3_backlog if writer_r else None)
@@ -250,6 +254,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         target_asg=target_r.asg if target_r else None,
         unreachable=unreachable + (["Route53"] if route53_down else []),
     )
+    reasons = [*_split_reasons(stack, writer, standalone), *reasons]
     return StatusReport(
         stack_name=stack.name,
         generated_at=now,
@@ -269,7 +274,33 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         reasons=tuple(reasons),
         warnings=tuple(_warnings(reports, writer, serving_region)),
         route53_reachable=not route53_down,
+        standalone_writers=standalone,
     )
+
+
+STANDALONE_WRITER = "standalone writer"
+
+
+def _role(member: GlobalMember | None, cluster: ClusterState | None) -> str:
+    if member is not None:
+        return "writer" if member.is_writer else "secondary"
+    if cluster is not None and cluster.standalone_writer:
+        return STANDALONE_WRITER
+    return "unknown"
+
+
+def _split_reasons(stack: Stack, writer: str | None, standalone: tuple[str, ...]) -> list[str]:
+    """A cluster of the stack that writes outside the global database (after a detach-and-promote) is a split:
+    two writers, each believing it is the database. Nothing else is safe until one is retired."""
+    out = []
+    for region in standalone:
+        cluster = stack.regions[region].cluster_id
+        others = f"{writer} is still the global writer" if writer else "the global database has no writer"
+        out.append(
+            f"split: {cluster} in {region} writes outside global database {stack.global_cluster_id} while "
+            f"{others}; keep the old writer fenced and re-form with `drctl rejoin --writer {region}`"
+        )
+    return out
 
 
 def _record_region(stack: Stack, record: RecordSet | None) -> str | None:
