@@ -44,6 +44,8 @@ class AwsSettings:
     static_secret_access_key: str | None = None
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 5.0
+    # Total attempts per request, the first included (botocore's `total_max_attempts`; its `max_attempts`
+    # counts retries only: https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html).
     max_attempts: int = 4
     account_id: str | None = None
 
@@ -53,6 +55,13 @@ class Objectives:
     rpo_s: float = 5.0
     rto_s: float = 600.0
     max_switchover_lag_ms: float = 1000.0
+
+
+@dataclass(frozen=True)
+class FailoverSettings:
+    # Unplanned mode: how long re-reads must show the global database's control path unavailable before a
+    # detach-and-promote (RemoveFromGlobalCluster) may be sent, and then only with --allow-detach.
+    detach_after_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,7 @@ class Stack:
     objectives: Objectives = field(default_factory=Objectives)
     switch: Switch = field(default_factory=Switch)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
     engine_version: str = ""
     replication_rule_id: str = ""
     health_check_interval_s: int = 30
@@ -230,9 +240,16 @@ def _aws(r: _Reader) -> AwsSettings:
         static_secret_access_key=creds.opt("secret_access_key", str, "") or None,
         connect_timeout_s=r.opt("connect_timeout_s", float, 2.0),
         read_timeout_s=r.opt("read_timeout_s", float, 5.0),
-        max_attempts=r.opt("max_attempts", int, 4),
+        max_attempts=_attempts(r),
         account_id=r.opt("account_id", str, "") or None,
     )
+
+
+def _attempts(r: _Reader) -> int:
+    value = r.opt("max_attempts", int, 4)
+    if value < 1:
+        raise r.fail("max_attempts", f"counts every attempt, the first included: at least 1, got {value}")
+    return value
 
 
 def _url(r: _Reader, key: str, value: Any) -> str:
@@ -291,6 +308,9 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
             dimension_name=sw.opt("dimension_name", str, "Region"),
         ),
         aws=_aws(root.table("aws", required=False)),
+        failover=FailoverSettings(
+            detach_after_s=_not_negative(root.table("failover", required=False), "detach_after_s", 60.0)
+        ),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
         source=path,
     )

@@ -35,7 +35,9 @@ class ClientFactory:
         self._config = botocore.config.Config(
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
-            retries={"mode": "standard", "max_attempts": max_attempts or settings.max_attempts},
+            # total_max_attempts counts the first request too (max_attempts would count retries only):
+            # https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+            retries={"mode": "standard", "total_max_attempts": max_attempts or settings.max_attempts},
             user_agent_extra=f"drctl/{__version__}",
             max_pool_connections=20,
         )

@@ -33,6 +33,15 @@ def failover(
     force: Annotated[
         bool, typer.Option("--force", help="Planned mode: proceed although replication lag is above the bound.")
     ] = False,
+    allow_detach: Annotated[
+        bool,
+        typer.Option(
+            "--allow-detach",
+            help="Unplanned mode: if re-reads show the global database's control path down for "
+            "[failover] detach_after_s, detach the target and promote it alone (RemoveFromGlobalCluster). "
+            "The old primary stays the global writer: a split, until `drctl rejoin`.",
+        ),
+    ] = False,
     flip_method: Annotated[
         FlipMethod,
         typer.Option(help="switch (CloudWatch switch in the target region) or invert (Route53 control plane)."),
@@ -76,6 +85,8 @@ def failover(
         raise UsageError("--allow-data-loss only applies to --mode unplanned", hint="add --mode unplanned")
     if mode == Mode.UNPLANNED and not allow_data_loss:
         raise UsageError("an unplanned failover loses unreplicated data", hint="add --allow-data-loss")
+    if allow_detach and mode != Mode.UNPLANNED and not resume:
+        raise UsageError("--allow-detach only applies to --mode unplanned", hint="add --mode unplanned")
     if resume and (to or dry_run):
         raise UsageError("--resume continues a run as it was started", hint="drop --to / --dry-run")
     if not resume and not to:
@@ -104,7 +115,13 @@ def failover(
         report = _shown_on_failure(
             show,
             lambda: runner.resume(
-                stack, journal, progress=progress, confirm=ask, break_lock=break_lock, started=started
+                stack,
+                journal,
+                progress=progress,
+                confirm=ask,
+                break_lock=break_lock,
+                started=started,
+                allow_detach=allow_detach,
             ),
         )
     else:
@@ -117,6 +134,7 @@ def failover(
             flip_method=flip_method.value,
             force=force,
             stack_path=str(stack.source or ""),
+            allow_detach=allow_detach,
         )
         if force and mode == Mode.PLANNED:
             progress("WARNING: --force: the replication-lag bound will not stop this failover")

@@ -30,6 +30,7 @@ class Request:
     flip_method: str = SWITCH
     force: bool = False
     stack_path: str = ""
+    allow_detach: bool = False  # unplanned: detach-and-promote allowed once the global path is shown down
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,7 +187,8 @@ def detach_call(stack: Stack, req: Request) -> ApiCall:
         "RemoveFromGlobalCluster",
         target.name,
         rds_actions.detach_params(stack.global_cluster_id, target.cluster_arn),
-        "fallback only if the global control path does not answer: detach and promote the target",
+        f"— only if re-reads show the global control path down for {stack.failover.detach_after_s:g} s "
+        "(--allow-detach): detach the target and promote it alone; the old primary stays the global writer",
     )
 
 
@@ -231,7 +233,7 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     if (cap := capacity_call(stack, req, facts)) is not None:
         calls.append(cap)
     calls.append(promotion_call(stack, req))
-    if req.mode == UNPLANNED:
+    if req.mode == UNPLANNED and req.allow_detach:
         calls.append(detach_call(stack, req))
     calls += flip_calls(stack, req, facts.target_drained, facts.target_inverted)
     if target.lock_table and lock_item is not None:

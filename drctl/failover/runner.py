@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws.clients import ClientFactory
 from drctl.aws.errors import to_drctl_error
-from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped
+from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped, UsageError
 from drctl.failover import steps
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import measure_rpo
-from drctl.failover.plan import PLANNED, ApiCall, Facts, Request, plan_calls
+from drctl.failover.plan import PLANNED, UNPLANNED, ApiCall, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.waiting import Interrupted
@@ -414,9 +414,14 @@ def resume(
     confirm: Confirm | None,
     break_lock: bool = False,
     started: float | None = None,
+    allow_detach: bool = False,
 ) -> RunReport:
     prior = journal.read()
     req = Request.from_dict(prior.header.request)
+    if allow_detach:  # consent given on resume (the first attempt stopped for want of it)
+        if req.mode != UNPLANNED:
+            raise UsageError(f"run {journal.run_id} is {req.mode}: --allow-detach only applies to unplanned runs")
+        req = replace(req, allow_detach=True)
     if prior.finished is not None and prior.finished.outcome in ("completed", "no-op"):
         report = prior.finished.report
         return RunReport(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,11 @@ def test_unplanned_plan_calls_only_the_target_region(stack: Any) -> None:
     assert {c.region for c in calls} == {"us-west-2"}
     ops = [c.operation for c in calls]
     assert ops[0] == "PutItem" and ops[-1] == "DeleteItem"
-    assert "FailoverGlobalCluster" in ops and "RemoveFromGlobalCluster" in ops
+    assert "FailoverGlobalCluster" in ops and "RemoveFromGlobalCluster" not in ops  # no detach without consent
+    with_consent = plan_calls(stack, replace(_req("us-west-2", UNPLANNED), allow_detach=True), facts, lock)
+    (detach,) = [c for c in with_consent if c.operation == "RemoveFromGlobalCluster"]
+    assert detach.region == "us-west-2" and "only if" in detach.why
+    assert detach.params["DbClusterIdentifier"] == stack.regions["us-west-2"].cluster_arn  # the named member
     scale = next(c for c in calls if c.operation == "UpdateAutoScalingGroup")
     assert scale.params == {"AutoScalingGroupName": "payments-prod-usw2", "DesiredCapacity": 4, "MaxSize": 4}
 
@@ -188,24 +193,100 @@ class FakeJournal:
         return event
 
 
-def test_unplanned_falls_back_to_detach_and_promote_when_the_global_path_is_down(stack: Any) -> None:
-    rds = FakeRds(stack.regions["us-west-2"].cluster_arn)
-    clients = FakeClients(rds)
-    journal = FakeJournal()
-    run = steps.Run(
+def _run(stack: Any, clients: Any, journal: Any, **req: Any) -> steps.Run:
+    return steps.Run(
         stack=stack,
-        req=_req("us-west-2", UNPLANNED),
+        req=replace(_req("us-west-2", UNPLANNED), **req),
         clients=clients,
         single_shot=clients,
-        journal=journal,  # type: ignore[arg-type]
-        run_id="r",
-        deadline=time.monotonic() + 10,
+        journal=journal,
+        run_id="20261129T121500Z-ab12",
+        deadline=time.monotonic() + 20,
         progress=lambda _: None,
     )
-    result = steps.promote(run)
-    assert rds.sent == ["FailoverGlobalCluster", "RemoveFromGlobalCluster"]
+
+
+@pytest.fixture
+def quick_rereads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drctl.failover import promote
+
+    monkeypatch.setattr(promote, "REREAD_EVERY_S", 0.02)
+
+
+def _window(stack: Any, seconds: float) -> Any:
+    from drctl.stack import FailoverSettings
+
+    return replace(stack, failover=FailoverSettings(detach_after_s=seconds))
+
+
+def test_no_detach_without_consent_however_long_the_global_path_is_down(stack: Any, quick_rereads: None) -> None:
+    rds = FakeRds(stack.regions["us-west-2"].cluster_arn)
+    journal = FakeJournal()
+    with pytest.raises(DrctlError) as e:
+        steps.promote(_run(_window(stack, 0.3), FakeClients(rds), journal))
+    assert e.value.code == ExitCode.FAILED and "--allow-detach" in (e.value.hint or "")
+    assert "RemoveFromGlobalCluster" not in rds.sent and len(rds.sent) >= 2
+    observed = [r for r in journal.records if r["event"] == "observed"]
+    assert len(observed) >= 5 and all("no transition" in r["verdict"] for r in observed)
+
+
+def test_with_consent_one_detach_only_after_rereads_over_the_window(stack: Any, quick_rereads: None) -> None:
+    rds = FakeRds(stack.regions["us-west-2"].cluster_arn)
+    journal = FakeJournal()
+    started = time.monotonic()
+    result = steps.promote(_run(_window(stack, 0.5), FakeClients(rds), journal, allow_detach=True))
+    assert time.monotonic() - started >= 0.5
+    assert rds.sent.count("RemoveFromGlobalCluster") == 1 and rds.sent[0] == "FailoverGlobalCluster"
+    assert rds.sent.count("FailoverGlobalCluster") >= 2  # never one failed send
     assert result["detached"] is True
     assert [r["operation"] for r in journal.records if r["event"] == "sent"] == ["RemoveFromGlobalCluster"]
+    decided = [r for r in journal.records if r["event"] == "observed" and r["what"] == "global path"]
+    assert len(decided) == 1 and "detach" in decided[0]["verdict"]
+
+
+class LostAnswerRds(FakeRds):
+    """FailoverGlobalCluster is accepted (FailoverState appears, then the target writes) but the answer is lost."""
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(arn)
+        self.state: dict[str, Any] | None = None
+        self.writer = "arn:aws:rds:us-east-1:111111111111:cluster:old"
+
+    def describe_global_clusters(self, **_: Any) -> dict[str, Any]:
+        members = [
+            {"DBClusterArn": self.writer, "IsWriter": True},
+            *([] if self.writer == self.arn else [{"DBClusterArn": self.arn, "IsWriter": False}]),
+        ]
+        if self.writer == self.arn:
+            members.append({"DBClusterArn": "arn:aws:rds:us-east-1:111111111111:cluster:old", "IsWriter": False})
+        gc = {"GlobalClusterIdentifier": "g", "Status": "available", "GlobalClusterMembers": members}
+        if self.state:
+            gc["FailoverState"] = self.state
+        return {"GlobalClusters": [gc]}
+
+    def failover_global_cluster(self, **kw: Any) -> dict[str, Any]:
+        from botocore.exceptions import ReadTimeoutError
+
+        self.sent.append("FailoverGlobalCluster")
+        self.state = {"Status": "pending", "ToDbClusterArn": kw["TargetDbClusterIdentifier"]}
+
+        def done() -> None:
+            self.state, self.writer = None, self.arn
+
+        threading.Timer(0.3, done).start()
+        raise ReadTimeoutError(endpoint_url="https://rds.us-west-2.amazonaws.com")
+
+
+def test_a_lost_answer_is_resolved_by_a_reread_and_never_sent_twice(stack: Any, quick_rereads: None) -> None:
+    rds = LostAnswerRds(stack.regions["us-west-2"].cluster_arn)
+    journal = FakeJournal()
+    result = steps.promote(_run(stack, FakeClients(rds), journal, allow_detach=True))
+    assert rds.sent == ["FailoverGlobalCluster"]
+    assert result["detached"] is False and result["after"]["writer_region"] == "us-west-2"
+    (sent,) = [r for r in journal.records if r["event"] == "sent"]
+    assert sent["operation"] == "FailoverGlobalCluster" and sent["accepted"] == "seen on re-read"
+    first_read = next(r for r in journal.records if r["event"] == "observed")
+    assert first_read["state"]["transition_to_target"] is True
 
 
 def test_promotion_already_sent_is_never_sent_again(stack: Any) -> None:
