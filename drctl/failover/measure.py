@@ -1,7 +1,9 @@
 """RPO of a run, labelled with where it comes from, and drctl's own process age (the start of the RTO clock).
 
-RPO: planned switchovers are lossless (0, with the lag seen when it was sent as evidence); unplanned ones
-lose what the lag sample nearest the promotion says. The RTO split into phases: drctl.journal.phases.
+RPO: planned switchovers are lossless (0, measured: AWS promotes only once the target has caught up); an
+unplanned failover's RPO is an estimate, a lower bound: the last lag sample (per-minute, up to minutes old)
+says how far behind the secondary was then, and the secondary cannot know what the primary committed later.
+The RTO split into phases: drctl.journal.phases.
 """
 
 from __future__ import annotations
@@ -48,10 +50,17 @@ def _database_rpo(mode: str, lag: dict[str, Any] | None) -> dict[str, Any]:
         }
     return {
         "rpo_s": round(float(lag["value_ms"]) / 1000.0, 3),
-        "source": f"{lag['metric']} of {lag['cluster_id']} in {lag['region']}",
-        "evidence": f"sample {lag['value_ms']:g} ms at {lag['timestamp']} (age {lag['age_s']:g}s when read), "
-        "the sample nearest the promotion",
-        "estimate": False,
+        "source": f"estimate (a lower bound) from {lag['metric']} of {lag['cluster_id']} in {lag['region']}",
+        "evidence": f"last lag sample {lag['value_ms']:g} ms at {lag['timestamp']} (age {lag['age_s']:g} s when "
+        "read); it cannot see what the old primary committed after replication stopped or after the sample",
+        "estimate": True,
+        "basis": {
+            "metric": lag["metric"],
+            "value_ms": lag["value_ms"],
+            "timestamp": lag["timestamp"],
+            "age_s": lag["age_s"],
+            "cannot_see": "commits on the old primary after the sample or after replication stopped",
+        },
     }
 
 

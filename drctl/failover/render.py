@@ -34,7 +34,8 @@ def report_text(report: RunReport, out: TextIO) -> None:
     rpo = report.rpo
     if rpo:
         value = "unknown" if rpo.get("rpo_s") is None else f"{rpo['rpo_s']:g} s"
-        console.print(f"RPO: {value} — {rpo.get('source', '')}")
+        kind = "estimated, at least" if rpo.get("estimate") and rpo.get("rpo_s") is not None else "measured"
+        console.print(f"RPO ({kind}): {value} — {rpo.get('source', '')}")
         if rpo.get("evidence"):
             console.print(f"     evidence: {rpo['evidence']}")
     if report.rto_s is not None:

@@ -65,8 +65,11 @@ def rpo_terms(lag: AuroraLag | None, s3_backlog: S3Backlog | None) -> tuple[floa
             sample, metric = lag.replication_lag_ms, "AuroraGlobalDBReplicationLag"
         if sample is not None:
             db_s = sample.value / 1000.0
-            source = f"{metric} of {lag.cluster_id} in {lag.region}, sample {sample.age_s:.0f}s old"
-    terms = [Term("database", db_s, source)]
+            source = (
+                f"{metric} of {lag.cluster_id} in {lag.region}, sample {sample.age_s:.0f}s old: an estimate, "
+                "a lower bound (what the writer committed after the sample is not in it)"
+            )
+    terms = [Term("database", db_s, source, estimate=db_s is not None)]
     latency = s3_backlog.replication_latency_s if s3_backlog else None
     terms.append(
         Term(

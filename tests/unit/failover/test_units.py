@@ -138,7 +138,9 @@ def test_text_report_shows_phases_rpo_and_rto() -> None:
     out = io.StringIO()
     report_text(report, out)
     text = out.getvalue()
-    assert "promotion" in text and "RPO: 0 s" in text and "RTO: 7.25 s" in text and "lag was 12 ms" in text
+    assert (
+        "promotion" in text and "RPO (measured): 0 s" in text and "RTO: 7.25 s" in text and "lag was 12 ms" in text
+    )
 
 
 # ------------------------------------------------------------------------------------ promotion (fakes)
