@@ -76,7 +76,7 @@ def test_lag_above_bound_is_refused_and_nothing_changes(fast, home, capsys) -> N
     time.sleep(2.2)
     twin.control.clear_requests()
     rc, report = failover(capsys, stack, "--to", "secondary")
-    assert rc == ExitCode.REFUSED and report["outcome"] == "refused" and report["run_id"]
+    assert rc == ExitCode.REFUSED and report["outcome"] == "refused" and report["run_id"], report["_stderr"]
     last = report["_stderr"].splitlines()[-1]
     assert last.startswith("drctl: error: preflight refused") and "replication lag above the bound" in last
     # Only the run lock's own conditional write and release; nothing of the stack.
