@@ -6,6 +6,10 @@ from typing import Any
 
 from drctl.models import ClusterState, FailoverState, GlobalCluster, GlobalMember
 
+# FailoverState.Status values while a switchover or failover runs (RDS API reference, FailoverState):
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html
+TRANSITION_STATUSES = frozenset({"pending", "switching-over", "failing-over", "cancelling"})
+
 
 def arn_region(arn: str) -> str:
     """The region field of an ARN (arn:aws:rds:<region>:...)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import AuthError, DrctlError, Refused
 
 ENGINE = "aurora-postgresql"
 
@@ -21,7 +21,7 @@ class PreflightResult:
 
 
 def _aws_error(e: Exception, action: str, region: str) -> DrctlError:
-    from drctl.aws.clients import to_drctl_error
+    from drctl.aws.errors import to_drctl_error
 
     return to_drctl_error(e, action=action, region=region)
 
@@ -55,9 +55,8 @@ def check_engine_version(version: str, by_region: dict[str, list[str]]) -> None:
         return
     common = set.intersection(*(set(v) for v in by_region.values())) if by_region else set()
     would_work = ", ".join(sorted(common, key=_version_key, reverse=True)[:8]) or "none"
-    raise DrctlError(
+    raise Refused(
         f"aurora-postgresql {version} does not support global databases in {', '.join(missing)}",
-        code=ExitCode.REFUSED,
         hint=f"set engine_version to one that does in both regions: {would_work}",
     )
 
@@ -79,9 +78,8 @@ def run_preflight(
     except (BotoCoreError, ClientError) as e:
         raise _aws_error(e, "sts:GetCallerIdentity", regions[0]) from e
     if expected_account and account != expected_account:
-        raise DrctlError(
+        raise AuthError(
             f"the credentials in use belong to account {account}, the stack to {expected_account}",
-            code=ExitCode.AWS_AUTH,
             hint="switch profile (AWS_PROFILE) to the stack's account",
         )
     say(f"preflight: account {account}")
@@ -112,7 +110,7 @@ def current_writer(
     """The region of the global cluster's writer, asking each region in turn; None if it does not exist yet."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from drctl.aws.clients import error_code
+    from drctl.aws.errors import error_code
     from drctl.aws.rds import describe_global_cluster
 
     for region in regions:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from drctl.aws import dynamodb, dynamodb_actions
-from drctl.aws.clients import error_code, to_drctl_error
 from drctl.aws.dynamodb import LockItem
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.errors import error_code, to_drctl_error
+from drctl.errors import Locked
 from drctl.failover.observe import Clients
 from drctl.stack import RegionStack, Stack, drctl_home
 
@@ -34,10 +34,9 @@ def holder_name() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _locked(holder: str, pid: int, run_id: str, where: str) -> DrctlError:
-    return DrctlError(
+def _locked(holder: str, pid: int, run_id: str, where: str) -> Locked:
+    return Locked(
         f"another failover holds the lock ({where}): {holder} pid {pid}, run {run_id}",
-        code=ExitCode.LOCKED,
         hint=f"wait for it; if it is your crashed run, `drctl failover --resume {run_id}`; "
         "if its holder is gone, re-run with --break-lock",
     )

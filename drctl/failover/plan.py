@@ -15,10 +15,11 @@ from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions,
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.aws.dynamodb import LockItem
 from drctl.failover.observe import KEEP_PREFIX
+from drctl.models import FlipMethod, Mode
 from drctl.stack import RegionStack, Stack
 
-PLANNED, UNPLANNED = "planned", "unplanned"
-SWITCH, INVERT = "switch", "invert"
+PLANNED, UNPLANNED = Mode.PLANNED.value, Mode.UNPLANNED.value
+SWITCH, INVERT = FlipMethod.SWITCH.value, FlipMethod.INVERT.value
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws import autoscaling, autoscaling_actions, cloudwatch, elbv2, rds_actions
-from drctl.aws.clients import error_code, to_drctl_error
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
+from drctl.errors import Failed
 from drctl.failover import observe
 from drctl.failover.context import Run
 from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_id
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
-from drctl.failover.waiting import Interrupted, NotYet, is_transient, wait_until
+from drctl.failover.waiting import Interrupted, NotYet, wait_until
 from drctl.stack import RegionStack
 
 __all__ = ["Run", "capacity", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
@@ -35,7 +35,7 @@ def sample_rpo(run: Run) -> dict[str, Any]:
     try:
         reading = observe.lag_reading(run.clients, t.cluster_id, t.name)
     except (ClientError, BotoCoreError) as e:
-        if not is_transient(e):
+        if not worth_another_look(e):
             raise to_drctl_error(e, action="cloudwatch:GetMetricData", region=t.name) from e
         reading = None
     return {"lag": asdict(reading) if reading else None, "s3": _s3_backlog(run), "sampled_at": time.time()}
@@ -83,11 +83,9 @@ def keep_snapshots(run: Run) -> dict[str, Any]:
             rds_actions.keep_cluster_snapshot(rds_client, snap, keep_id, run.run_id)
         except (ClientError, BotoCoreError) as e:
             # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
-            raise DrctlError(
+            raise Failed(
                 f"could not keep snapshot {snap} ({error_code(e) or type(e).__name__}); nothing else was changed",
-                code=ExitCode.FAILED,
-                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name}), then "
-                f"`drctl failover --resume {run.run_id}`",
+                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name})",
             ) from e
         kept.append({"snapshot": snap, "kept_as": keep_id, "already": False})
     return {"kept": kept}
@@ -155,11 +153,10 @@ def _wait_for_switch_window(run: Run, region: RegionStack) -> None:
     if wait_s <= 0:
         return
     if wait_s > run.remaining():
-        raise DrctlError(
+        raise Failed(
             f"the switch for {region.name} was thrown {window.period_s - wait_s:.0f}s ago and cannot be reset "
             f"for {wait_s:.0f}s (alarm period {window.period_s}s)",
-            code=ExitCode.FAILED,
-            hint="resume the run once the alarm period has passed",
+            hint="wait until the alarm period has passed",
         )
     run.progress(
         f"waiting {wait_s:.1f}s: the drain of {region.name} is still inside its alarm's {window.period_s}s period"
