@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drctl.aws.calls import ApiCall
 from drctl.aws.clients import ClientFactory
 from drctl.aws.errors import to_drctl_error
 from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped
@@ -26,7 +27,7 @@ from drctl.failover import steps
 from drctl.failover.journal import Journal, Progress, new_run_id, parse_ts, read_progress
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import critical_path_s, measure_rpo, phases
-from drctl.failover.plan import PLANNED, ApiCall, Facts, Request, plan_calls
+from drctl.failover.plan import PLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.waiting import Interrupted
