@@ -7,7 +7,7 @@ them by type. Every code is documented in README.md ("Exit codes").
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import ClassVar, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 
 class ExitCode(IntEnum):
@@ -36,7 +36,8 @@ class DrctlError(Exception):
 
     exit_code: ClassVar[ExitCode] = ExitCode.ERROR
 
-    def __new__(cls, message: str, *, code: ExitCode | None = None, hint: str | None = None) -> Self:
+    def __new__(cls, message: str, *args: Any, code: ExitCode | None = None, **kwargs: Any) -> Self:
+        # Subclasses may take more keyword arguments (a run's report): only `code` matters here.
         if cls is DrctlError and code is not None and code in _BY_CODE:
             return cast(Self, super().__new__(_BY_CODE[code], message))
         return super().__new__(cls, message)

@@ -21,6 +21,7 @@ from botocore.exceptions import (
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
+    SSLError,
     SSOError,
     TokenRetrievalError,
 )
@@ -34,7 +35,7 @@ class Kind(StrEnum):
     TRANSIENT = "transient"  # 5xx, InternalFailure, ServiceUnavailable, timeouts, dropped connections
     NOT_FOUND = "not found"  # the named resource does not exist
     AUTH = "auth"  # credentials missing, expired or rejected; permission denied
-    UNREACHABLE = "unreachable"  # no connection was made (the request never reached AWS)
+    UNREACHABLE = "unreachable"  # no connection was made (connect errors; TLS: see outcome_unknown)
     IN_PROGRESS = "in progress"  # refused because a transition is running: wait and re-read, never resend
     OTHER = "other"  # validation errors and everything else: never retried
 
@@ -119,7 +120,7 @@ _CREDENTIAL_EXCEPTIONS: tuple[type[BaseException], ...] = (
 # before a valid response, a broken response stream (all HTTPClientError), or anything else urllib3 raised
 # while sending (botocore wraps it in a plain HTTPClientError).
 _AFTER_SEND: tuple[type[BaseException], ...] = (HTTPClientError,)
-# No connection: EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError, SSLError.
+# No connection: EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError, SSLError (TLS failed).
 _NOT_CONNECTED: tuple[type[BaseException], ...] = (BotoConnectionError,)
 
 
@@ -199,9 +200,13 @@ def outcome_unknown(e: BaseException) -> bool:
 
     Unknown: a read timeout or a connection closed after the request was (maybe) written, a 5xx,
     InternalFailure or ServiceUnavailable (the service may have acted before failing).
-    Known, not done: no connection was made (EndpointConnectionError, ConnectTimeoutError, proxy/TLS
-    failures: the request never reached AWS), credentials never found, or a 4xx answer (throttling,
-    validation, auth, a transition in progress: AWS refused it)."""
+    Known, not done: no connection was made (EndpointConnectionError, ConnectTimeoutError, the proxy
+    refused: the request never reached AWS), credentials never found, or a 4xx answer (throttling,
+    validation, auth, a transition in progress: AWS refused it).
+    A TLS failure (SSLError) is usually the handshake, but botocore raises the same class for one after the
+    request was written: unknown, so the caller re-reads rather than risk sending a promotion twice."""
+    if isinstance(e, SSLError):
+        return True
     if isinstance(e, _NOT_CONNECTED + _CREDENTIAL_EXCEPTIONS):
         return False
     if isinstance(e, _AFTER_SEND):  # ReadTimeoutError, ConnectionClosedError, ResponseStreamingError...

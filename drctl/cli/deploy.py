@@ -72,12 +72,14 @@ class _CliUi:
 def _terraform_dir(explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit
-    here = Path("terraform")
-    if (here / "main.tf").exists():
-        return here
-    import drctl
+    from drctl.deploy.toolchain import terraform_source
 
-    return Path(drctl.__file__).resolve().parents[1] / "terraform"
+    source = terraform_source()
+    if source is None:
+        raise DrctlError(
+            "drctl's Terraform configuration is not installed", code=ExitCode.CONFIG, hint="pass --terraform-dir"
+        )
+    return source
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -124,12 +126,16 @@ def _request(
     import os
 
     from drctl.aws.clients import ClientFactory
-    from drctl.stack import AwsSettings
+    from drctl.deploy.toolchain import copy_configuration, is_packaged
+    from drctl.stack import AwsSettings, drctl_home
 
+    # An installed drctl never runs terraform inside the package (site-packages): a working copy under
+    # $DRCTL_HOME holds .terraform, the lock file and the local state.
+    workdir = copy_configuration(source, drctl_home() / "terraform") if is_packaged(source) else source
     settings = AwsSettings(profile=os.environ.get("AWS_PROFILE"))
     section: dict[str, Any] = {"profile": settings.profile} if settings.profile else {}
     return DeployRequest(
-        workdir=source,
+        workdir=workdir,
         stack_path=stack_path,
         variables=user,
         aws_section=section,
@@ -159,6 +165,12 @@ def deploy(
     outputs_only: Annotated[
         bool, typer.Option("--outputs-only", help="Only rewrite the stack file from Terraform's outputs.")
     ] = False,
+    plan_only: Annotated[
+        bool,
+        typer.Option(
+            "--plan-only", help="Preflight and plan, print the summary, apply nothing (refusals still exit 7)."
+        ),
+    ] = False,
     account_id: Annotated[
         str | None, typer.Option("--account-id", help="Refuse unless the credentials are in this account.")
     ] = None,
@@ -183,6 +195,7 @@ def deploy(
         "strict": strict,
         "allow_destructive": allow_destructive,
         "outputs_only": outputs_only,
+        "plan_only": plan_only,
         "upgrade": upgrade,
         "backend_config": _pairs(backend_config or []),
     }
@@ -190,9 +203,15 @@ def deploy(
         flags["account_id"] = account_id
     req = _request(lab=lab, stack=stack, terraform_dir=terraform_dir, var_file=var_file, **flags)
     result = run_deploy(req, _CliUi())
+    counts = result.summary.counts if result.summary else {}
     if as_json:
-        counts = result.summary.counts if result.summary else {}
-        typer.echo(json.dumps({"stack": str(result.stack_path), "changed": result.changed, "plan": counts}))
+        out: dict[str, Any] = {"stack": str(result.stack_path), "changed": result.changed, "plan": counts}
+        if result.plan_only:
+            out = {"plan_only": True, "workdir": str(req.workdir), "changed": result.changed, "plan": counts}
+        typer.echo(json.dumps(out))
+    elif result.plan_only:
+        planned = ", ".join(f"{n} to {action}" for action, n in sorted(counts.items())) or "no changes"
+        typer.echo(f"plan only ({req.workdir}): {planned}; nothing applied")
     else:
         typer.echo(
             f"deployed; stack file {result.stack_path}"

@@ -1,8 +1,10 @@
 """`drctl deploy`: preflight, plan, plan summary with refusals, apply with progress, the stack file.
 
-Terraform runs in `workdir`: terraform/ itself for a real deployment, or a copy with a generated lab override
-for the offline twin (drctl/deploy/labdeploy.py). The database password is generated here, held in memory, and
-given to Terraform only through its process environment (TF_VAR_master_password): never in a file, log or output.
+Terraform runs in `workdir`: the repository's terraform/ (or `--terraform-dir`) for a real deployment from a
+checkout, a working copy under $DRCTL_HOME when drctl is installed (the packaged configuration is never written
+to), or a copy with a generated lab override for the offline twin (drctl/deploy/labdeploy.py). The database
+password is generated here, held in memory, and given to Terraform only through its process environment
+(TF_VAR_master_password): never in a file, log or output.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any, Protocol
 
 from drctl.deploy.plan import PlanSummary, summarize_plan
 from drctl.deploy.tf import ApplyEvent, TerraformRunner, diag_line, private_umask
-from drctl.deploy.toolchain import find_provider_mirror, terraform_env, write_cli_config
+from drctl.deploy.toolchain import init_plugin_dir, terraform_env
 from drctl.errors import DrctlError, ExitCode
 from drctl.stack import write_stack_file
 
-# drctl's files live in <workdir>/.drctl/ (git-ignored): the CLI config, the variables, the saved plan.
+# drctl's files live in <workdir>/.drctl/ (git-ignored): the variables, the saved plan.
 DRCTL_DIR = ".drctl"
 PLAN_FILE = f"{DRCTL_DIR}/drctl.tfplan"  # relative to the workdir, where terraform runs
 VAR_FILE = f"{DRCTL_DIR}/drctl.tfvars.json"
@@ -39,8 +41,8 @@ class DeployRequest:
     strict: bool = False
     allow_destructive: bool = False
     outputs_only: bool = False
+    plan_only: bool = False  # init, validate, preflight, plan and its summary; nothing applied, no stack file
     binary: str = "terraform"
-    cli_dir: Path | None = None  # where the Terraform CLI config is written (default: workdir/.drctl)
     backend_config: dict[str, str] = field(default_factory=dict)  # terraform init -backend-config=K=V
     upgrade: bool = False  # terraform init -upgrade
 
@@ -51,6 +53,7 @@ class DeployResult:
     changed: bool
     summary: PlanSummary | None
     warnings: list[str]
+    plan_only: bool = False  # nothing was applied and the stack file was not written
 
 
 class Ui(Protocol):
@@ -65,8 +68,7 @@ class Ui(Protocol):
 
 def make_runner(req: DeployRequest, *, password: str | None = None) -> TerraformRunner:
     workdir = req.workdir.resolve()  # terraform runs there: every path it is given must be absolute
-    cli_dir = (req.cli_dir or workdir / DRCTL_DIR).resolve()
-    env = terraform_env(write_cli_config(cli_dir, find_provider_mirror()))
+    env = terraform_env()  # the user's TF_CLI_CONFIG_FILE stays in force: drctl writes no CLI configuration
     env.pop("TF_LOG", None)  # a debug log would record the password sent to RDS
     if password:
         env["TF_VAR_master_password"] = password
@@ -112,7 +114,7 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
 
     _write_var_file(req, variables)
     ui.say("terraform init")
-    runner.init(backend_config=req.backend_config, upgrade=req.upgrade)
+    runner.init(plugin_dir=init_plugin_dir(), backend_config=req.backend_config, upgrade=req.upgrade)
     warnings = [_diag_text(d) for d in runner.validate()]
     for w in warnings:
         ui.say(f"warning: {w}")
@@ -152,6 +154,9 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
             code=ExitCode.REFUSED,
             hint="nothing was changed; review the plan, then re-run with --allow-destructive if this is intended",
         )
+    if req.plan_only:
+        ui.say("plan only: nothing applied")
+        return DeployResult(req.stack_path, changed, summary, warnings, plan_only=True)
 
     if changed:  # resources, or only outputs (applied too, so that the outputs are current)
         total = summary.total
@@ -186,7 +191,7 @@ def destroy(req: DeployRequest, ui: Ui) -> None:
     runner = make_runner(req, password=secrets.token_urlsafe(24))  # required by the configuration, never sent
     runner.version()
     _write_var_file(req, variables)
-    runner.init(backend_config=req.backend_config, upgrade=req.upgrade)
+    runner.init(plugin_dir=init_plugin_dir(), backend_config=req.backend_config, upgrade=req.upgrade)
     if req.client is not None:
         detach_readers_before_destroy(req.client, variables, ui)
     try:

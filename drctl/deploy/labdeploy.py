@@ -8,10 +8,11 @@ home, never into the source tree, so nothing lab-specific can reach a real deplo
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from drctl.deploy.toolchain import copy_configuration
 
 if TYPE_CHECKING:
     from drctl.deploy.core import DeployRequest
@@ -120,22 +121,7 @@ def prepare_lab_workdir(
     source: Path, workdir: Path, endpoints: Mapping[str, str], regions: tuple[str, str]
 ) -> Path:
     """Refresh `workdir` from `source` (keeping .terraform and state) and write the lab overrides into it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    keep = {".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup"}
-    for child in workdir.iterdir():
-        if child.name in keep:
-            continue
-        if child.is_dir():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    for child in source.iterdir():
-        if child.name in keep or child.name.startswith(".") or child.name.endswith(".tfstate"):
-            continue
-        if child.is_dir():
-            shutil.copytree(child, workdir / child.name, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
-        else:
-            shutil.copy2(child, workdir / child.name)
+    copy_configuration(source, workdir)
     (workdir / OVERRIDE_NAME).write_text(provider_override(endpoints, regions), encoding="utf-8")
     (workdir / "modules" / "region" / OVERRIDE_NAME).write_text(region_module_override(), encoding="utf-8")
     return workdir

@@ -26,24 +26,6 @@ def _aws_error(e: Exception, action: str, region: str) -> DrctlError:
     return to_drctl_error(e, action=action, region=region)
 
 
-def global_db_versions(rds: Any) -> list[str]:
-    """Aurora PostgreSQL versions whose SupportsGlobalDatabases is true in this client's region."""
-    versions: list[str] = []
-    marker: str | None = None
-    for _ in range(50):  # bounded: a real region lists a few hundred versions, 100 per page
-        kwargs: dict[str, Any] = {"Engine": ENGINE, "MaxRecords": 100}
-        if marker:
-            kwargs["Marker"] = marker
-        page = rds.describe_db_engine_versions(**kwargs)
-        versions += [
-            v["EngineVersion"] for v in page.get("DBEngineVersions", []) if v.get("SupportsGlobalDatabases")
-        ]
-        marker = page.get("Marker")
-        if not marker:
-            break
-    return versions
-
-
 def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
 
@@ -73,8 +55,10 @@ def run_preflight(
     """`client(service, region)` gives a boto3 client (ClientFactory.client)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from drctl.aws import kms, rds, sts
+
     try:
-        account = str(client("sts", regions[0]).get_caller_identity()["Account"])
+        account = sts.caller_account(client("sts", regions[0]))
     except (BotoCoreError, ClientError) as e:
         raise _aws_error(e, "sts:GetCallerIdentity", regions[0]) from e
     if expected_account and account != expected_account:
@@ -87,11 +71,11 @@ def run_preflight(
     by_region: dict[str, list[str]] = {}
     for region in regions:
         try:
-            by_region[region] = global_db_versions(client("rds", region))
+            by_region[region] = rds.global_db_engine_versions(client("rds", region), ENGINE)
         except (BotoCoreError, ClientError) as e:
             raise _aws_error(e, "rds:DescribeDBEngineVersions", region) from e
         try:
-            client("kms", region).list_aliases(Limit=1)
+            kms.probe(client("kms", region))
         except (BotoCoreError, ClientError) as e:
             raise _aws_error(e, "kms:ListAliases", region) from e
         say(f"preflight: {region} reachable, KMS usable")

@@ -14,12 +14,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import rds, rds_actions
+from drctl.aws import rds
 from drctl.aws.errors import error_code, global_path_down, outcome_unknown, to_drctl_error, worth_another_look
 from drctl.aws.rds import TRANSITION_STATUSES
 from drctl.errors import Failed
 from drctl.failover.context import Run
-from drctl.failover.plan import PLANNED, UNPLANNED
+from drctl.failover.plan import PLANNED, UNPLANNED, detach_call, promotion_call
 from drctl.failover.preflight import read_global
 from drctl.failover.waiting import Interrupted, NotYet, wait_until
 from drctl.journal.events import PromotionSent, StateObserved
@@ -242,27 +242,15 @@ def _idle_or_not_yet(run: Run) -> DbState:
 DETACH = "RemoveFromGlobalCluster"
 
 
-def _operation(run: Run, detached: bool) -> str:
-    if detached:
-        return DETACH
-    return "SwitchoverGlobalCluster" if run.req.mode == PLANNED else "FailoverGlobalCluster"
-
-
 def _send_promotion(run: Run, detached: bool) -> dict[str, Any]:
     """One promotion call on a client that makes exactly one attempt (total_max_attempts=1); every retry is
     drctl's own decision after a re-read."""
     t = run.target
-    client = run.single_shot.client("rds", t.name)
-    gid, arn = run.stack.global_cluster_id, t.cluster_arn
-    op = _operation(run, detached)
+    call = detach_call(run.stack, run.req) if detached else promotion_call(run.stack, run.req)
+    op = call.operation
     run.progress(f"sending {op} to {t.name}")
     try:
-        if detached:
-            resp = rds_actions.detach_and_promote(client, gid, arn)
-        elif run.req.mode == PLANNED:
-            resp = rds_actions.switchover_global_cluster(client, gid, arn)
-        else:
-            resp = rds_actions.failover_global_cluster_with_data_loss(client, gid, arn)
+        resp = call.send(run.single_shot)
     except (ClientError, BotoCoreError) as e:
         code = error_code(e) or type(e).__name__
         unknown, down = outcome_unknown(e), global_path_down(e)

@@ -19,13 +19,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drctl.aws.calls import ApiCall
 from drctl.aws.clients import ClientFactory
 from drctl.aws.errors import to_drctl_error
 from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped, UsageError
 from drctl.failover import steps
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import measure_rpo
-from drctl.failover.plan import PLANNED, UNPLANNED, ApiCall, Facts, Request, plan_calls
+from drctl.failover.plan import PLANNED, UNPLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.waiting import Interrupted

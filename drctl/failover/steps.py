@@ -13,12 +13,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import autoscaling, autoscaling_actions, cloudwatch, elbv2, rds_actions
+from drctl.aws import autoscaling, cloudwatch, elbv2, rds
 from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
 from drctl.errors import Failed
 from drctl.failover import observe
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_id
+from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_call, keep_snapshot_id
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
 from drctl.failover.waiting import Interrupted, NotYet, wait_until
@@ -69,18 +69,14 @@ def _s3_backlog(run: Run) -> dict[str, Any]:
 def keep_snapshots(run: Run) -> dict[str, Any]:
     """Before failback: copy the snapshot AWS made after an unplanned failover, so retention cannot drop it."""
     t = run.target
-    rds_client = run.clients.client("rds", t.name)
     kept = []
     for snap in run.facts.snapshots_to_keep:
         keep_id = keep_snapshot_id(snap)
-        existing = rds_client.describe_db_cluster_snapshots(DBClusterIdentifier=t.cluster_id).get(
-            "DBClusterSnapshots", []
-        )
-        if any(s.get("DBClusterSnapshotIdentifier") == keep_id for s in existing):
+        if keep_id in rds.cluster_snapshot_ids(run.clients.client("rds", t.name), t.cluster_id):
             kept.append({"snapshot": snap, "kept_as": keep_id, "already": True})
             continue
         try:
-            rds_actions.keep_cluster_snapshot(rds_client, snap, keep_id, run.run_id)
+            keep_snapshot_call(run.stack, run.req, snap, run.run_id).send(run.clients)
         except (ClientError, BotoCoreError) as e:
             # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
             raise Failed(
@@ -103,9 +99,7 @@ def capacity(run: Run) -> dict[str, Any]:
     call = capacity_call(run.stack, run.req, facts)
     if call is not None:
         run.progress(f"scaling {t.asg_name} in {t.name} from {before.desired} to {facts.wanted_capacity}")
-        autoscaling_actions.scale_asg(
-            asg_client, t.asg_name, call.params["DesiredCapacity"], call.params.get("MaxSize")
-        )
+        call.send(run.clients)
     wanted = facts.wanted_capacity
     elb = run.clients.client("elbv2", t.name)
 
@@ -133,11 +127,10 @@ def flip(run: Run) -> dict[str, Any]:
     calls = flip_calls(run.stack, run.req, run.facts.target_drained, run.facts.target_inverted)
     done = []
     for call in calls:
-        assert call.send is not None
         if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
             _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
-        resp = call.send(run.clients.client(call.service, call.region))
+        resp = call.send(run.clients)
         done.append({**call.describe(), "request_id": resp.get("ResponseMetadata", {}).get("RequestId", "")})
     return {"calls": done}
 

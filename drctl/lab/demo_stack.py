@@ -27,16 +27,6 @@ def demo_stack_path(home: Path) -> Path:
     return lab_dir(home) / "demo" / "stack.toml"
 
 
-def terraform_source() -> Path | None:
-    """The project's terraform/ (the working directory's, else the one beside the drctl package)."""
-    import drctl
-
-    for candidate in (Path("terraform"), Path(drctl.__file__).resolve().parents[1] / "terraform"):
-        if (candidate / "main.tf").is_file():
-            return candidate
-    return None
-
-
 def reusable(home: Path, info: LabInfo, is_healthy: Callable[[Stack], bool]) -> Stack | None:
     """The stack a previous demo left, if it is still healthy with its primary writing and serving."""
     path = demo_stack_path(home)
@@ -65,6 +55,8 @@ def deploy_stack(info: LabInfo, home: Path, say: Say) -> tuple[Stack, Path, str]
     """Apply terraform/ to the twin (or seed it); returns the stack, its file, and how it was made."""
     path = demo_stack_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from drctl.deploy.toolchain import terraform_source  # where the configuration is: decided there, once
+
     source = terraform_source()
     if source is None or shutil.which("terraform") is None:
         say("      terraform or the project's terraform/ not found: seeding the same topology with API calls.")

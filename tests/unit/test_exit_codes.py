@@ -38,6 +38,16 @@ def test_each_error_has_its_exit_code(cls: type[DrctlError], code: int) -> None:
     assert type(legacy) is cls and legacy.hint == "h" and str(legacy) == "x — h"
 
 
+def test_a_subclass_with_its_own_arguments_keeps_them() -> None:
+    class WithReport(DrctlError):
+        def __init__(self, message: str, *, code: ExitCode, report: dict[str, str]) -> None:
+            super().__init__(message, code=code)
+            self.report = report
+
+    e = WithReport("m", code=ExitCode.REFUSED, report={"outcome": "refused"})
+    assert type(e) is WithReport and e.code == ExitCode.REFUSED and e.report == {"outcome": "refused"}
+
+
 def test_every_exit_code_is_in_the_readme_table() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| (\d+) \| ([A-Z_]+) \|", readme, flags=re.M))

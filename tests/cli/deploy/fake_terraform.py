@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A fake `terraform` for drctl deploy tests. FAKE_TF_MODE picks the behaviour; every call is recorded (argv and
-whether TF_VAR_master_password was set) as a JSON line in FAKE_TF_LOG."""
+whether TF_VAR_master_password was set, and TF_CLI_CONFIG_FILE) as a JSON line in FAKE_TF_LOG."""
 
 import json
 import os
@@ -13,7 +13,8 @@ argv = sys.argv[1:]
 cmd = argv[0] if argv else ""
 with open(os.environ["FAKE_TF_LOG"], "a", encoding="utf-8") as log:
     has_password = bool(os.environ.get("TF_VAR_master_password"))  # noqa: SIM112 - Terraform's own casing
-    log.write(json.dumps({"argv": argv, "password_env": has_password}) + "\n")
+    cli_config = os.environ.get("TF_CLI_CONFIG_FILE")
+    log.write(json.dumps({"argv": argv, "password_env": has_password, "cli_config": cli_config}) + "\n")
 
 
 def region(name, role, other):

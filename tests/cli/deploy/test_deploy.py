@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from drctl.deploy import core
+from drctl.deploy import core, toolchain
 from drctl.deploy.core import DeployRequest, deploy
 from drctl.deploy.plan import PlanSummary
 from drctl.deploy.tf import ApplyEvent, TerraformRunner
@@ -52,6 +52,11 @@ def fake_tf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FAKE_TF_LOG", str(log))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TF_PLUGIN_DIR", str(tmp_path / "no-mirror"))
+    # no mirror of the machine's may leak in: every place discovery looks is under tmp_path
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-home"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "xdg-dirs"))
+    monkeypatch.setattr(toolchain, "ADDON_ROOT", tmp_path / "addons")
     monkeypatch.setattr(core.secrets, "token_urlsafe", lambda n: SECRET)
     return log
 
@@ -287,7 +292,110 @@ def test_a_relative_workdir_gives_terraform_absolute_paths(fake_tf: Path, tmp_pa
     plan = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "plan")
     var_file = next(a for a in plan if a.startswith("-var-file="))
     assert Path(var_file.removeprefix("-var-file=")).is_absolute()
-    assert (tmp_path / "work" / ".drctl" / "terraform.rc").exists()
+
+
+# ---------------------------------------------------------------------- providers and the CLI config
+
+
+def _mirror(root: Path) -> Path:
+    (root / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0" / "linux_amd64").mkdir(parents=True)
+    return root
+
+
+def _init_call(log: Path) -> dict[str, Any]:
+    return next(c for c in calls(log) if c.get("argv", [""])[0] == "init")
+
+
+def test_a_found_mirror_goes_to_init_as_plugin_dir(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    mirror = _mirror(tmp_path / "mirror")
+    monkeypatch.setenv("TF_PLUGIN_DIR", str(mirror))
+    monkeypatch.delenv("TF_CLI_CONFIG_FILE", raising=False)
+    deploy(request(tmp_path), RecordingUi())
+    assert f"-plugin-dir={mirror}" in _init_call(fake_tf)["argv"]
+    # drctl writes no CLI configuration of its own and sets none
+    assert all(c["cli_config"] is None for c in calls(fake_tf))
+    assert not list((tmp_path / "work").rglob("*.rc")) and not list((tmp_path / "work").rglob("*.tfrc"))
+
+
+def test_the_users_cli_config_is_never_replaced(fake_tf: Path, tmp_path: Path, monkeypatch) -> None:
+    mine = tmp_path / "mine.tfrc"
+    text = 'plugin_cache_dir = "/somewhere"\nprovider_installation {\n  direct {}\n}\n'
+    mine.write_text(text)
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(mine))
+    _mirror(tmp_path / "home" / ".terraform.d" / "plugins")  # an implied mirror that drctl would otherwise pass
+    deploy(request(tmp_path), RecordingUi())
+    assert {c["cli_config"] for c in calls(fake_tf)} == {str(mine)}
+    assert mine.read_text() == text
+    # the user's provider_installation block decides: -plugin-dir would override it
+    assert not any(a.startswith("-plugin-dir") for a in _init_call(fake_tf)["argv"])
+
+
+def test_the_users_cli_config_without_provider_installation_gets_the_mirror(
+    fake_tf: Path, tmp_path: Path, monkeypatch
+) -> None:
+    mine = tmp_path / "mine.tfrc"
+    mine.write_text("disable_checkpoint = true\n")
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(mine))
+    mirror = _mirror(tmp_path / "home" / ".terraform.d" / "plugins")
+    deploy(request(tmp_path), RecordingUi())
+    assert {c["cli_config"] for c in calls(fake_tf)} == {str(mine)}
+    assert f"-plugin-dir={mirror}" in _init_call(fake_tf)["argv"]
+
+
+# ------------------------------------------------------------------------------------------ plan only
+
+
+def test_plan_only_plans_and_applies_nothing(fake_tf: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from drctl.cli.app import run
+
+    work = request(tmp_path).workdir
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("drctl.deploy.preflight.run_preflight", _no_preflight)
+    assert run(["deploy", "--terraform-dir", str(work), "--plan-only"]) == 0
+    assert commands(fake_tf) == ["version", "init", "validate", "plan", "show"]
+    out = capsys.readouterr().out
+    assert out.startswith(f"plan only ({work}): ") and "to create" in out and "nothing applied" in out
+    assert not (tmp_path / "home" / "stack.toml").exists()
+
+
+def test_plan_only_json(fake_tf: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from drctl.cli.app import run
+
+    work = request(tmp_path).workdir
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("drctl.deploy.preflight.run_preflight", _no_preflight)
+    assert run(["deploy", "--terraform-dir", str(work), "--plan-only", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["plan_only"] is True and result["changed"] is True and sum(result["plan"].values()) == 3
+
+
+def test_installed_deploy_runs_in_a_working_copy_under_drctl_home(
+    fake_tf: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Installed, the configuration is the package's copy; terraform runs in $DRCTL_HOME/terraform, never there."""
+    from drctl.cli.app import run
+
+    package = tmp_path / "site-packages" / "drctl"
+    packaged = package / toolchain.PACKAGED_CONFIG
+    (packaged / "modules").mkdir(parents=True)
+    (packaged / "main.tf").write_text("# packaged\n")
+    (packaged / ".terraform.lock.hcl").write_text("# lock\n")
+    monkeypatch.setattr(toolchain, "_package_dir", lambda: package)
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("drctl.deploy.preflight.run_preflight", _no_preflight)
+    before = sorted(p.relative_to(package) for p in package.rglob("*"))
+    assert run(["deploy", "--plan-only"]) == 0
+    work = tmp_path / "home" / "terraform"
+    assert capsys.readouterr().out.startswith(f"plan only ({work}): ")
+    assert (work / "main.tf").read_text() == "# packaged\n" and (work / ".terraform.lock.hcl").is_file()
+    assert (work / ".drctl").is_dir()  # drctl's own files went to the working copy
+    assert sorted(p.relative_to(package) for p in package.rglob("*")) == before
+
+
+def _no_preflight(*_a: Any, **_k: Any) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(writer_region=None)
 
 
 def test_backend_config_must_be_key_value(capsys) -> None:

@@ -53,7 +53,7 @@ def test_deploy_to_the_twin_then_redeploy_after_a_writer_swap(lab, monkeypatch, 
     assert "preflight: aurora-postgresql 16.8 supports global databases in both regions" in first.err
     assert "to create" in first.err and "/" in first.err  # plan summary and [done/total] progress
     assert SECRET not in first.out + first.err
-    # drctl's files: state, plan file, var file, CLI config, lab logs, the gateway's request log. (The emulator's
+    # drctl's files: state, plan file, var file, lab logs, the gateway's request log. (The emulator's
     # own storage plays AWS, which does hold the password.)
     aws_side = {".terraform", "emulator-state", "ministack-venv"}
     for path in lab.home.rglob("*"):
