@@ -284,6 +284,7 @@ class RegionReport:
     backups: BackupState | None
     topic: TopicState | None
     errors: tuple[str, ...] = ()  # reads that failed for other reasons (one line each)
+    owed_snapshots: tuple[str, ...] = ()  # unplanned-failover snapshots AWS made that drctl has not kept yet
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,40 @@ def cluster_snapshot_ids(rds: Any, cluster_id: str) -> list[str]:
     return ids
 
 
+# After an unplanned (managed) global failover Aurora snapshots the old primary as it rebuilds it, as
+# `rds:unplanned-global-failover-...`, and keeps it only for that cluster's backup retention period (Aurora
+# User Guide, "Recovering an Amazon Aurora global database from an unplanned outage"). drctl copies it to a
+# manual snapshot, which is kept until deleted.
+UNPLANNED_SNAPSHOT_MARK = "unplanned-global-failover"
+KEEP_PREFIX = "drctl-keep-"  # drctl's own copies of those snapshots
+SNAPSHOT_ID_MAX = 63  # CopyDBClusterSnapshot TargetDBClusterSnapshotIdentifier: 1-63 letters, digits, hyphens
+
+
+def keep_snapshot_id(snapshot_id: str) -> str:
+    """The manual snapshot id drctl keeps `snapshot_id` as: a valid identifier (a letter first, letters, digits
+    and single hyphens, at most 63 characters, no trailing hyphen), the same for the same snapshot."""
+    import hashlib
+    import re
+
+    body = snapshot_id.removeprefix("rds:").replace(UNPLANNED_SNAPSHOT_MARK, "ugf")
+    body = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", body)).strip("-")
+    keep = f"{KEEP_PREFIX}{body}"
+    if len(keep) > SNAPSHOT_ID_MAX:
+        digest = hashlib.sha256(snapshot_id.encode()).hexdigest()[:8]
+        keep = f"{keep[: SNAPSHOT_ID_MAX - len(digest) - 1].rstrip('-')}-{digest}"
+    return keep
+
+
+def owed_snapshots(snapshot_ids: list[str]) -> list[str]:
+    """Unplanned-failover snapshots among `snapshot_ids` that drctl has not kept yet."""
+    present = set(snapshot_ids)
+    return [
+        i
+        for i in snapshot_ids
+        if UNPLANNED_SNAPSHOT_MARK in i and not i.startswith(KEEP_PREFIX) and keep_snapshot_id(i) not in present
+    ]
+
+
 def global_db_engine_versions(rds: Any, engine: str) -> list[str]:
     """DescribeDBEngineVersions: the versions of `engine` whose SupportsGlobalDatabases is true here."""
     versions: list[str] = []

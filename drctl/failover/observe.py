@@ -15,8 +15,6 @@ from drctl.models import AuroraLag, HealthVerdict, Sample
 from drctl.stack import RegionStack, Stack
 from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
 
-KEEP_PREFIX = "drctl-keep-"  # drctl's own copies of those snapshots
-
 
 class Clients(Protocol):
     def client(self, service: str, region: str) -> Any: ...
@@ -118,6 +116,5 @@ def _verdict(r53: Any, check_id: str, depth: int) -> HealthVerdict:
 
 
 def unplanned_failover_snapshots(clients: Clients, region: str, cluster_id: str) -> list[str]:
-    """Snapshots AWS takes of an old primary after an unplanned global failover (ids say so)."""
-    ids = rds.cluster_snapshot_ids(clients.client("rds", region), cluster_id)
-    return [i for i in ids if "unplanned-global-failover" in i and not i.startswith(KEEP_PREFIX)]
+    """Snapshots AWS took of an old primary after an unplanned global failover that drctl has not kept yet."""
+    return rds.owed_snapshots(rds.cluster_snapshot_ids(clients.client("rds", region), cluster_id))

@@ -12,7 +12,7 @@ from typing import Any
 from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions, rds_actions, route53_actions
 from drctl.aws.calls import ApiCall
 from drctl.aws.dynamodb import LockItem
-from drctl.failover.observe import KEEP_PREFIX
+from drctl.aws.rds import keep_snapshot_id
 from drctl.models import FlipMethod, Mode
 from drctl.stack import RegionStack, Stack
 
@@ -148,11 +148,10 @@ def capacity_call(stack: Stack, req: Request, facts: Facts) -> ApiCall | None:
     )
 
 
-def keep_snapshot_call(stack: Stack, req: Request, snapshot_id: str, run_id: str) -> ApiCall:
-    target = stack.regions[req.to_region]
-    return rds_actions.keep_cluster_snapshot(
-        target.name, snapshot_id, keep_snapshot_id(snapshot_id), run_id
-    ).because("keep the unplanned-failover snapshot before failback")
+def keep_snapshot_call(region: str, snapshot_id: str, run_id: str) -> ApiCall:
+    return rds_actions.keep_cluster_snapshot(region, snapshot_id, keep_snapshot_id(snapshot_id), run_id).because(
+        "keep the unplanned-failover snapshot (AWS keeps it only for the cluster's backup retention)"
+    )
 
 
 def lock_calls(region: RegionStack, item: LockItem) -> tuple[ApiCall, ApiCall]:
@@ -170,7 +169,7 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     locked = target.lock_table and lock_item is not None
     take, release = lock_calls(target, lock_item) if locked and lock_item is not None else (None, None)
     calls: list[ApiCall] = [take] if take else []
-    calls += [keep_snapshot_call(stack, req, snap, "<run id>") for snap in facts.snapshots_to_keep]
+    calls += [keep_snapshot_call(req.to_region, snap, "<run id>") for snap in facts.snapshots_to_keep]
     if (cap := capacity_call(stack, req, facts)) is not None:
         calls.append(cap)
     calls.append(promotion_call(stack, req))
@@ -180,8 +179,3 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     if release:
         calls.append(release)
     return calls
-
-
-def keep_snapshot_id(snapshot_id: str) -> str:
-    """A manual snapshot id derived from an automated one (`rds:` prefix is not allowed in manual ids)."""
-    return KEEP_PREFIX + snapshot_id.replace("rds:", "").replace(":", "-")[:200]

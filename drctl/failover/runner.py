@@ -298,6 +298,9 @@ class _Runner:
         self.parallel(("capacity", steps.capacity), ("promote", steps.promote))
         self.step("flip", steps.flip)
         self.step("verify", steps.verify)
+        promote = self.run.results.get("promote", {})
+        if self.req.mode == UNPLANNED and promote.get("sends") and not promote.get("detached"):
+            self.step("keep_snapshot", steps.keep_after_unplanned)
         return self._finish("completed", f"{self.req.to_region} writes and serves")
 
     def _preflight(self, run: steps.Run) -> dict[str, Any]:
@@ -346,12 +349,21 @@ class _Runner:
 
 
 def _detach_warning(results: dict[str, dict[str, Any]]) -> list[str]:
-    if not results.get("promote", {}).get("detached"):
-        return []
-    return [
-        "detach-and-promote was used: the old primary still believes it writes when its region returns; keep its "
-        "traffic drained and re-add it as a secondary (e.g. `drctl deploy`) before any failback"
-    ]
+    out = []
+    if results.get("promote", {}).get("detached"):
+        out.append(
+            "detach-and-promote was used: the old primary is still the global database's writer (a split); "
+            "keep its traffic drained and fenced, and re-form the global database with `drctl rejoin` "
+            "before any failback"
+        )
+    keep = results.get("keep_snapshot", {})
+    if keep.get("owed"):
+        out.append(
+            f"the old primary's unplanned-failover snapshot is owed ({keep.get('why')}): AWS keeps it only "
+            "for the cluster's backup retention; `drctl status` shows it once the region answers, "
+            "`drctl keep-snapshots` keeps it"
+        )
+    return out
 
 
 def _confirm_text(req: Request, calls: list[ApiCall]) -> str:

@@ -15,10 +15,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws import autoscaling, cloudwatch, elbv2, rds
 from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
+from drctl.aws.rds import keep_snapshot_id
 from drctl.errors import Failed
 from drctl.failover import observe
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_call, keep_snapshot_id
+from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_call
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
 from drctl.failover.waiting import Interrupted, NotYet, wait_until
@@ -69,22 +70,59 @@ def _s3_backlog(run: Run) -> dict[str, Any]:
 def keep_snapshots(run: Run) -> dict[str, Any]:
     """Before failback: copy the snapshot AWS made after an unplanned failover, so retention cannot drop it."""
     t = run.target
+    try:
+        kept = keep_owed(run.clients, t.name, t.cluster_id, run.run_id, run.facts.snapshots_to_keep)
+    except SnapshotNotKept as e:
+        # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
+        raise Failed(
+            f"{e}; nothing else was changed", hint=f"`drctl keep-snapshots`, or copy it by hand in {t.name}"
+        ) from e
+    return {"kept": kept}
+
+
+def keep_after_unplanned(run: Run) -> dict[str, Any]:
+    """Right after an unplanned failover: keep the old primary's unplanned-failover snapshot if its region
+    answers and the snapshot exists already (one attempt, the stack's short timeouts); otherwise it is owed —
+    `drctl status` shows it and `drctl keep-snapshots` keeps it. Never fails the run."""
+    s = run.source
+    try:
+        ids = rds.cluster_snapshot_ids(run.single_shot.client("rds", s.name), s.cluster_id)
+    except (ClientError, BotoCoreError) as e:
+        why = f"{s.name} did not answer ({error_code(e) or type(e).__name__})"
+        return {"owed": True, "why": why, "kept": []}
+    owed = rds.owed_snapshots(ids)
+    if not owed:
+        return {"owed": True, "why": f"no unplanned-failover snapshot of {s.cluster_id} yet", "kept": []}
+    try:
+        kept = keep_owed(run.single_shot, s.name, s.cluster_id, run.run_id, owed)
+    except SnapshotNotKept as e:
+        return {"owed": True, "why": str(e), "kept": []}
+    return {"owed": False, "why": "", "kept": kept}
+
+
+class SnapshotNotKept(Exception):
+    pass
+
+
+def keep_owed(
+    clients: Any, region: str, cluster_id: str, run_id: str, snapshots: list[str]
+) -> list[dict[str, Any]]:
+    """Copy each unplanned-failover snapshot to drctl's manual one unless that copy exists (idempotent)."""
     kept = []
-    for snap in run.facts.snapshots_to_keep:
+    present = set(rds.cluster_snapshot_ids(clients.client("rds", region), cluster_id))
+    for snap in snapshots:
         keep_id = keep_snapshot_id(snap)
-        if keep_id in rds.cluster_snapshot_ids(run.clients.client("rds", t.name), t.cluster_id):
-            kept.append({"snapshot": snap, "kept_as": keep_id, "already": True})
+        if keep_id in present:
+            kept.append({"snapshot": snap, "kept_as": keep_id, "region": region, "already": True})
             continue
         try:
-            keep_snapshot_call(run.stack, run.req, snap, run.run_id).send(run.clients)
+            keep_snapshot_call(region, snap, run_id).send(clients)
         except (ClientError, BotoCoreError) as e:
-            # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
-            raise Failed(
-                f"could not keep snapshot {snap} ({error_code(e) or type(e).__name__}); nothing else was changed",
-                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name})",
+            raise SnapshotNotKept(
+                f"could not keep snapshot {snap} as {keep_id} in {region} ({error_code(e) or type(e).__name__})"
             ) from e
-        kept.append({"snapshot": snap, "kept_as": keep_id, "already": False})
-    return {"kept": kept}
+        kept.append({"snapshot": snap, "kept_as": keep_id, "region": region, "already": False})
+    return kept
 
 
 # ----------------------------------------------------------------------------------------------- capacity

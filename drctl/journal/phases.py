@@ -21,12 +21,21 @@ PHASE_OF = {
     "confirm": "confirmation",
     "sample_rpo": "preflight",
     "keep_snapshots": "preflight",
+    "keep_snapshot": "after recovery",
     "capacity": "capacity",
     "promote": "promotion",
     "flip": "traffic flip",
     "verify": "verification",
 }
-PHASE_ORDER = ("preflight", "confirmation", "capacity", "promotion", "traffic flip", "verification")
+PHASE_ORDER = (
+    "preflight",
+    "confirmation",
+    "capacity",
+    "promotion",
+    "traffic flip",
+    "verification",
+    "after recovery",
+)
 OPERATOR_PHASES = ("confirmation",)
 
 

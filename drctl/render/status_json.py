@@ -103,6 +103,7 @@ def region_dict(r: RegionReport) -> dict[str, Any]:
         ),
         "sns_topic_exists": r.topic.exists if r.topic else None,
         "errors": list(r.errors),
+        "owed_snapshots": list(r.owed_snapshots),
     }
 
 

@@ -229,6 +229,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
             backups=readings.value(f"backups:{name}"),
             topic=readings.value(f"topic:{name}"),
             errors=tuple(readings.errors(name)),
+            owed_snapshots=tuple(readings.value(f"snapshots:{name}") or ()),
         )
 
     standalone = tuple(n for n, r in reports.items() if r.role == STANDALONE_WRITER)
@@ -327,5 +328,10 @@ def _warnings(reports: Mapping[str, RegionReport], writer: str | None, serving: 
             out.append(f"S3 replication of {r.replication.bucket} is not enabled with RTC")
         if r.topic is not None and not r.topic.exists:
             out.append(f"SNS topic {r.topic.arn} does not exist")
+        for snap in r.owed_snapshots:
+            out.append(
+                f"{r.name}: unplanned-failover snapshot {snap} is kept only for the cluster's backup retention; "
+                "keep it with `drctl keep-snapshots`"
+            )
         out.extend(f"{r.name}: {e}" for e in r.errors)
     return out

@@ -134,6 +134,12 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
             f"DB cluster {region.cluster_id!r}",
         ),
         (
+            "snapshots",
+            "rds:DescribeDBClusterSnapshots",
+            lambda: rds.owed_snapshots(rds.cluster_snapshot_ids(client("rds"), region.cluster_id)),
+            f"snapshots of DB cluster {region.cluster_id!r}",
+        ),
+        (
             "targets",
             "elasticloadbalancing:DescribeTargetHealth",
             lambda: elbv2.read_target_health(client("elbv2"), region.target_group_arn),
