@@ -149,11 +149,12 @@ def test_throttling_and_server_errors_are_retried_and_journaled(fast, home, caps
     assert len([p for p in promotions(twin) if p.get("status") == 200]) == 1
 
 
-def test_failback_is_refused_until_the_old_primary_is_a_connected_secondary(fast, home, capsys) -> None:
+def test_failback_into_a_detached_cluster_is_refused_as_a_split(fast, home, capsys) -> None:
     twin, stack = fast
     rc, report = failover(capsys, stack, "--to", "secondary")
     assert rc == ExitCode.OK, report
-    # As after a detach-and-promote: the old primary is no longer in the global cluster.
+    # Detach the old primary (now a secondary): AWS makes it a standalone, writable cluster (RDS API
+    # reference, RemoveFromGlobalCluster) while us-west-2 stays the global writer — two writers.
     east = load_stack(stack).regions["us-east-1"]
     twin.client("rds", "us-east-1").remove_from_global_cluster(
         GlobalClusterIdentifier=GLOBAL_ID, DbClusterIdentifier=east.cluster_arn
@@ -162,7 +163,8 @@ def test_failback_is_refused_until_the_old_primary_is_a_connected_secondary(fast
     twin.control.clear_requests()
     rc, back = failover(capsys, stack, "--to", "primary")
     assert rc == ExitCode.REFUSED and back["outcome"] == "refused"
-    assert "must be re-added" in back["_stderr"].splitlines()[-1]
+    refusal = back["_stderr"].splitlines()[-1]
+    assert "split:" in refusal and "drctl rejoin --writer us-east-1" in refusal
     assert [m for m in mutations(twin) if m["service"] != "dynamodb"] == []
 
 
