@@ -120,7 +120,7 @@ def _lag(
     clients: Clients, stack: Stack, req: Request, facts: Facts, progress: Callable[[str], None] | None
 ) -> None:
     target = stack.regions[req.to_region]
-    source_region = req.from_region  # the global writer, whose region names the SourceRegion dimension
+    source_region = facts.writer_region or req.from_region  # the writer's region is the SourceRegion dimension
     reading = observe.lag_reading(clients, target.cluster_id, target.name, source_region)
     if reading is None and req.mode == PLANNED:
         # Right after a switchover the new secondary has not published its first lag datapoint yet.
