@@ -439,9 +439,8 @@ def test_newest_per_minute_sample_is_found_with_its_period_start_and_age() -> No
     cw = ExactDimensionsCloudWatch()
     now = datetime(2026, 11, 29, 12, 0, 10, tzinfo=UTC)
     # AWS publishes once a minute and makes a point readable a little later: the newest can be minutes old.
-    cw.publish(
-        "AuroraGlobalDBRPOLag", WITH_SOURCE, datetime(2026, 11, 29, 11, 55, 50, tzinfo=UTC), 900.0
-    )  # too old
+    too_old = datetime(2026, 11, 29, 11, 54, 50, tzinfo=UTC)  # before the 5-minute window
+    cw.publish("AuroraGlobalDBRPOLag", ONLY_CLUSTER, too_old, 900.0)
     cw.publish("AuroraGlobalDBRPOLag", WITH_SOURCE, datetime(2026, 11, 29, 11, 56, 20, tzinfo=UTC), 500.0)
     got = cloudwatch.latest_samples(
         cw, [cloudwatch.MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", WITH_SOURCE)], now=now
@@ -450,6 +449,10 @@ def test_newest_per_minute_sample_is_found_with_its_period_start_and_age() -> No
     assert rpo is not None and rpo.value == 500.0
     assert rpo.timestamp == datetime(2026, 11, 29, 11, 56, 0, tzinfo=UTC)  # the period's start
     assert rpo.age_s == 250.0
+    stale = cloudwatch.latest_samples(
+        cw, [cloudwatch.MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", ONLY_CLUSTER)], now=now
+    )
+    assert stale["rpo"] is None
 
 
 def test_when_both_sets_have_data_the_newest_wins_then_the_larger(monkeypatch) -> None:
