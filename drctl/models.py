@@ -8,6 +8,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+# ------------------------------------------------------------------------------ choices (command options)
+
+
+class Mode(StrEnum):
+    """How a failover promotes: a lossless switchover, or a failover that accepts data loss."""
+
+    PLANNED = "planned"
+    UNPLANNED = "unplanned"
+
+
+class FlipMethod(StrEnum):
+    """How a failover moves traffic: the CloudWatch switch (default) or inverting Route53 health checks."""
+
+    SWITCH = "switch"
+    INVERT = "invert"
+
+
+class ReportFormat(StrEnum):
+    """What `drctl report` renders."""
+
+    MD = "md"
+    HTML = "html"
+    JSON = "json"
+
 
 # ------------------------------------------------------------------------------------------------- RDS
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drctl.aws.calls import ApiCall
 
-def capacity_params(asg_name: str, desired: int, max_size: int | None = None) -> dict[str, Any]:
+
+def scale_asg(region: str, asg_name: str, desired: int, max_size: int | None = None) -> ApiCall:
+    """Set the desired capacity (and raise MaxSize when it would not fit)."""
     params: dict[str, Any] = {"AutoScalingGroupName": asg_name, "DesiredCapacity": desired}
     if max_size is not None:
         params["MaxSize"] = max_size
-    return params
-
-
-def scale_asg(asg: Any, asg_name: str, desired: int, max_size: int | None = None) -> dict[str, Any]:
-    """Set the desired capacity (and raise MaxSize when it would not fit)."""
-    resp: dict[str, Any] = asg.update_auto_scaling_group(**capacity_params(asg_name, desired, max_size))
-    return resp
+    return ApiCall("autoscaling", region, "UpdateAutoScalingGroup", params)

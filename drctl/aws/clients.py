@@ -1,8 +1,9 @@
 """The one place boto3 clients are made: per service and region, with drctl's timeouts, retries and user agent.
 
 Transport-level faults and throttling are retried by botocore's standard mode (bounded by max_attempts);
-waiting for convergence is tenacity's job elsewhere. Clients are cached and shared between threads
-(boto3 clients are thread-safe; sessions are not, so client creation is serialised).
+waiting for convergence is tenacity's job elsewhere; what an error means is drctl/aws/errors.py's. Clients
+are cached and shared between threads (boto3 clients are thread-safe; sessions are not, so client creation
+is serialised).
 """
 
 from __future__ import annotations
@@ -12,24 +13,15 @@ from typing import Any
 
 import boto3
 import botocore.config
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import NoRegionError
 
 from drctl import __version__
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import ConfigError
 from drctl.stack import AwsSettings
 
 # Services whose API lives in one place (Route53's control plane is in us-east-1 on AWS).
 GLOBAL_SERVICES = frozenset({"route53", "iam", "sts"})
 GLOBAL_REGION = "us-east-1"
-
-UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)
 
 
 class ClientFactory:
@@ -81,15 +73,8 @@ class ClientFactory:
                         config=self._config,
                     )
                 except NoRegionError:
-                    raise DrctlError("no AWS region configured", code=ExitCode.CONFIG) from None
+                    raise ConfigError("no AWS region configured") from None
             return self._clients[key]
-
-
-def error_code(e: BaseException) -> str:
-    """The AWS error code of a ClientError ('' for anything else)."""
-    if isinstance(e, ClientError):
-        return str(e.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def request_id(response: dict[str, Any]) -> str:
@@ -98,49 +83,3 @@ def request_id(response: dict[str, Any]) -> str:
 
 def retry_attempts(response: dict[str, Any]) -> int:
     return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
-
-
-_AUTH_CODES = {
-    "ExpiredToken": ("AWS credentials have expired", "refresh them (e.g. `aws sso login`) and retry"),
-    "ExpiredTokenException": (
-        "AWS credentials have expired",
-        "refresh them (e.g. `aws sso login`) and retry",
-    ),
-    "InvalidClientTokenId": ("AWS rejected the access key", "check the profile or credentials in use"),
-    "UnrecognizedClientException": ("AWS rejected the access key", "check the profile or credentials in use"),
-    "SignatureDoesNotMatch": ("AWS rejected the request signature", "check the secret key in use"),
-    "AuthFailure": ("AWS rejected the credentials", "check the profile or credentials in use"),
-}
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-
-# Codes that no retry or other region can cure: credentials or permissions.
-AUTH_ERROR_CODES = frozenset(_AUTH_CODES) | frozenset(_DENIED_CODES)
-
-
-def to_drctl_error(e: BaseException, *, action: str, region: str) -> DrctlError:
-    """Map an AWS/botocore exception to a one-line DrctlError, by error code (never by message text)."""
-    if isinstance(e, NoCredentialsError):
-        return DrctlError(
-            "no AWS credentials found",
-            code=ExitCode.AWS_AUTH,
-            hint="set AWS_PROFILE or configure credentials (aws configure / aws sso login)",
-        )
-    if isinstance(e, UNREACHABLE_ERRORS):
-        return DrctlError(
-            f"{region} did not answer {action}",
-            code=ExitCode.UNREACHABLE,
-            hint="the region's endpoint is unreachable; check connectivity or the region's health",
-        )
-    code = error_code(e)
-    if code in _AUTH_CODES:
-        msg, hint = _AUTH_CODES[code]
-        return DrctlError(msg, code=ExitCode.AWS_AUTH, hint=hint)
-    if code in _DENIED_CODES:
-        return DrctlError(
-            f"access denied for {action} in {region}",
-            code=ExitCode.AWS_AUTH,
-            hint=f"grant {action} to the role drctl runs as",
-        )
-    if code:
-        return DrctlError(f"{action} in {region} failed: {code}", code=ExitCode.FAILED)
-    return DrctlError(f"{action} in {region} failed: {type(e).__name__}", code=ExitCode.FAILED)

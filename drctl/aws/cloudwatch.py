@@ -179,3 +179,53 @@ def read_s3_backlog(cw: Any, source_bucket: str, destination_bucket: str, rule_i
     return S3Backlog(
         operations_pending=got["ops"], bytes_pending=got["bytes"], replication_latency_s=got["latency"]
     )
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One metric alarm as DescribeAlarms reports it."""
+
+    name: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA
+    period_s: int | None
+
+
+def read_alarm(cw: Any, alarm_name: str) -> Alarm | None:
+    """DescribeAlarms for one alarm name (None if it does not exist)."""
+    alarms = cw.describe_alarms(AlarmNames=[alarm_name]).get("MetricAlarms", [])
+    if not alarms:
+        return None
+    raw = alarms[0]
+    period = raw.get("Period")
+    return Alarm(
+        str(raw.get("AlarmName", alarm_name)), str(raw.get("StateValue", "")), int(period) if period else None
+    )
+
+
+def datapoints(
+    cw: Any, query: MetricQuery, start: datetime, end: datetime, *, period_s: int = 1
+) -> list[tuple[datetime, float]]:
+    """Every datapoint of one metric between `start` and `end` (GetMetricData), timestamps in UTC."""
+    resp = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q0",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": query.namespace,
+                        "MetricName": query.metric,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions.items()],
+                    },
+                    "Period": period_s,
+                    "Stat": query.stat,
+                },
+            }
+        ],
+        StartTime=start,
+        EndTime=end,
+    )
+    return [
+        (ts.astimezone(UTC), float(v))
+        for r in resp.get("MetricDataResults", [])
+        for ts, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
+    ]

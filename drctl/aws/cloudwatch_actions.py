@@ -5,36 +5,35 @@ The switch for region R lives in the *other* region, so draining a failed region
 
 from __future__ import annotations
 
-from typing import Any
-
+from drctl.aws.calls import ApiCall
 from drctl.stack import Switch
 
 
-def switch_metric_params(switch: Switch, drained_region: str, value: float) -> dict[str, Any]:
-    return {
-        "Namespace": switch.namespace,
-        "MetricData": [
-            {
-                "MetricName": switch.metric_name,
-                "Dimensions": [{"Name": switch.dimension_name, "Value": drained_region}],
-                "Value": value,
-                "Unit": "Count",
-            }
-        ],
-    }
-
-
-def put_switch_metric(cw: Any, switch: Switch, drained_region: str, value: float) -> dict[str, Any]:
+def put_switch_metric(region: str, switch: Switch, drained_region: str, value: float) -> ApiCall:
     """1 = drain `drained_region` (its record's health check turns unhealthy), 0 = let it serve."""
-    resp: dict[str, Any] = cw.put_metric_data(**switch_metric_params(switch, drained_region, value))
-    return resp
+    return ApiCall(
+        "cloudwatch",
+        region,
+        "PutMetricData",
+        {
+            "Namespace": switch.namespace,
+            "MetricData": [
+                {
+                    "MetricName": switch.metric_name,
+                    "Dimensions": [{"Name": switch.dimension_name, "Value": drained_region}],
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        },
+    )
 
 
-def alarm_state_params(alarm_name: str, state: str, reason: str) -> dict[str, Any]:
-    return {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason}
-
-
-def set_switch_alarm_state(cw: Any, alarm_name: str, state: str, reason: str) -> dict[str, Any]:
+def set_switch_alarm_state(region: str, alarm_name: str, state: str, reason: str) -> ApiCall:
     """Move the switch alarm now instead of waiting for its next evaluation (the metric keeps it there)."""
-    resp: dict[str, Any] = cw.set_alarm_state(**alarm_state_params(alarm_name, state, reason))
-    return resp
+    return ApiCall(
+        "cloudwatch",
+        region,
+        "SetAlarmState",
+        {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason},
+    )

@@ -6,6 +6,10 @@ from typing import Any
 
 from drctl.models import ClusterState, FailoverState, GlobalCluster, GlobalMember
 
+# FailoverState.Status values while a switchover or failover runs (RDS API reference, FailoverState):
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html
+TRANSITION_STATUSES = frozenset({"pending", "switching-over", "failing-over", "cancelling"})
+
 
 def arn_region(arn: str) -> str:
     """The region field of an ARN (arn:aws:rds:<region>:...)."""
@@ -65,3 +69,40 @@ def describe_cluster(rds: Any, cluster_id: str, region: str) -> ClusterState:
         members=len(raw.get("DBClusterMembers", [])),
         write_forwarding_status=raw.get("GlobalWriteForwardingStatus"),
     )
+
+
+MAX_PAGES = 50  # bounded pagination: a real region answers in a few pages of 100
+
+
+def cluster_snapshot_ids(rds: Any, cluster_id: str) -> list[str]:
+    """DescribeDBClusterSnapshots: the ids of every snapshot of one cluster (automated and manual)."""
+    ids: list[str] = []
+    marker: str | None = None
+    for _ in range(MAX_PAGES):
+        kwargs: dict[str, Any] = {"DBClusterIdentifier": cluster_id}
+        if marker:
+            kwargs["Marker"] = marker
+        page = rds.describe_db_cluster_snapshots(**kwargs)
+        ids += [str(s.get("DBClusterSnapshotIdentifier", "")) for s in page.get("DBClusterSnapshots", [])]
+        marker = page.get("Marker")
+        if not marker:
+            break
+    return ids
+
+
+def global_db_engine_versions(rds: Any, engine: str) -> list[str]:
+    """DescribeDBEngineVersions: the versions of `engine` whose SupportsGlobalDatabases is true here."""
+    versions: list[str] = []
+    marker: str | None = None
+    for _ in range(MAX_PAGES):
+        kwargs: dict[str, Any] = {"Engine": engine, "MaxRecords": 100}
+        if marker:
+            kwargs["Marker"] = marker
+        page = rds.describe_db_engine_versions(**kwargs)
+        versions += [
+            v["EngineVersion"] for v in page.get("DBEngineVersions", []) if v.get("SupportsGlobalDatabases")
+        ]
+        marker = page.get("Marker")
+        if not marker:
+            break
+    return versions

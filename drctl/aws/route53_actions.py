@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from drctl.aws.calls import ApiCall
+from drctl.aws.clients import GLOBAL_REGION
 
 
-def invert_params(health_check_id: str, inverted: bool) -> dict[str, Any]:
-    return {"HealthCheckId": health_check_id, "Inverted": inverted}
-
-
-def set_health_check_inverted(r53: Any, health_check_id: str, inverted: bool) -> dict[str, Any]:
+def set_health_check_inverted(health_check_id: str, inverted: bool) -> ApiCall:
     """Invert a region's record health check so Route53 stops (or resumes) answering with that record."""
-    resp: dict[str, Any] = r53.update_health_check(**invert_params(health_check_id, inverted))
-    return resp
+    return ApiCall(
+        "route53", GLOBAL_REGION, "UpdateHealthCheck", {"HealthCheckId": health_check_id, "Inverted": inverted}
+    )

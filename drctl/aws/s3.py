@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drctl.aws.clients import error_code
+from drctl.aws.errors import error_code
 from drctl.models import S3Replication
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drctl.aws.clients import error_code
+from drctl.aws.errors import is_not_found
 from drctl.models import TopicState
 
 
@@ -14,7 +14,7 @@ def read_topic(sns: Any, topic_arn: str) -> TopicState:
     try:
         sns.get_topic_attributes(TopicArn=topic_arn)
     except ClientError as e:
-        if error_code(e) in ("NotFound", "NotFoundException"):
+        if is_not_found(e):
             return TopicState(topic_arn, exists=False)
         raise
     return TopicState(topic_arn, exists=True)

@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from drctl.cli.app import app
-from drctl.errors import ConfigError, DrctlError, ExitCode
+from drctl.errors import Stopped, UsageError
+from drctl.models import FlipMethod, Mode
 
 if TYPE_CHECKING:
     from drctl.failover.runner import RunReport
-
-MODES = ("planned", "unplanned")
-FLIP_METHODS = ("switch", "invert")
 
 
 @app.command()
@@ -26,9 +24,9 @@ def failover(
         typer.Option("--to", help="Target: primary, secondary or a region name. Example: --to secondary"),
     ] = None,
     mode: Annotated[
-        str,
+        Mode,
         typer.Option(help="planned (switchover, no data loss) or unplanned (needs --allow-data-loss)."),
-    ] = "planned",
+    ] = Mode.PLANNED,
     allow_data_loss: Annotated[
         bool, typer.Option("--allow-data-loss", help="Required with --mode unplanned: unreplicated data is lost.")
     ] = False,
@@ -36,9 +34,9 @@ def failover(
         bool, typer.Option("--force", help="Planned mode: proceed although replication lag is above the bound.")
     ] = False,
     flip_method: Annotated[
-        str,
+        FlipMethod,
         typer.Option(help="switch (CloudWatch switch in the target region) or invert (Route53 control plane)."),
-    ] = "switch",
+    ] = FlipMethod.SWITCH,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Run the read-only preflight and print the calls; change nothing.")
     ] = False,
@@ -60,8 +58,8 @@ def failover(
     Planned (default): lossless switchover; refused when lag is above the bound.
     Unplanned: --mode unplanned --allow-data-loss; calls only the target region.
 
-    Exit codes: 0 done/no-op, 4 bad input, 6 unreachable, 7 refused, 8 locked,
-    9 failed (continue with --resume RUN_ID), 130 interrupted.
+    Exit codes: 0 done/no-op, 2 bad command line, 4 stack file problem, 5 credentials/permissions,
+    6 unreachable, 7 refused, 8 locked, 9 failed (continue with --resume RUN_ID), 130 interrupted.
     """
     started = time.monotonic()  # the run's clock (RTO) starts when the command does, before imports
     from drctl.failover import render, runner
@@ -74,18 +72,14 @@ def failover(
     from drctl.failover.plan import Request
     from drctl.stack import load_stack
 
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r}", hint="use --mode planned or --mode unplanned")
-    if flip_method not in FLIP_METHODS:
-        raise ConfigError(f"unknown flip method {flip_method!r}", hint="use --flip-method switch or invert")
-    if allow_data_loss and mode != "unplanned":
-        raise ConfigError("--allow-data-loss only applies to --mode unplanned", hint="add --mode unplanned")
-    if mode == "unplanned" and not allow_data_loss:
-        raise ConfigError("an unplanned failover loses unreplicated data", hint="add --allow-data-loss")
+    if allow_data_loss and mode != Mode.UNPLANNED:
+        raise UsageError("--allow-data-loss only applies to --mode unplanned", hint="add --mode unplanned")
+    if mode == Mode.UNPLANNED and not allow_data_loss:
+        raise UsageError("an unplanned failover loses unreplicated data", hint="add --allow-data-loss")
     if resume and (to or dry_run):
-        raise ConfigError("--resume continues a run as it was started", hint="drop --to / --dry-run")
+        raise UsageError("--resume continues a run as it was started", hint="drop --to / --dry-run")
     if not resume and not to:
-        raise ConfigError("where to? --to is required", hint="e.g. drctl failover --to secondary")
+        raise UsageError("where to? --to is required", hint="e.g. drctl failover --to secondary")
 
     journal = Journal.open(resume) if resume else None
     if journal is not None and not stack_file:  # the run's own stack file, unless told otherwise
@@ -116,12 +110,12 @@ def failover(
         req = Request(
             to_region=target.name,
             from_region=stack.other(target.name).name,
-            mode=mode,
-            flip_method=flip_method,
+            mode=mode.value,
+            flip_method=flip_method.value,
             force=force,
             stack_path=str(stack.source or ""),
         )
-        if force and mode == "planned":
+        if force and mode == Mode.PLANNED:
             progress("WARNING: --force: the replication-lag bound will not stop this failover")
         if dry_run:
             plan = runner.dry_run(stack, req)
@@ -138,7 +132,7 @@ def failover(
 
     show(report, sys.stdout)
     if report.outcome == "interrupted":
-        raise DrctlError(report.message, code=ExitCode.INTERRUPTED)
+        raise Stopped(report.message)
     if report.outcome == "aborted":
         raise typer.Abort()
 

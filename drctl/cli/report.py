@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from drctl.cli.app import app
-from drctl.errors import ConfigError
+from drctl.errors import UsageError
+from drctl.models import ReportFormat
 
-FORMATS = ("md", "html", "json")
 NOTHING_MOVED = ("no-op", "refused", "aborted", "locked")  # no recovery happened: no RTO to show
 
 
@@ -22,9 +22,9 @@ def report(
         str, typer.Argument(help="The run, as `drctl runs` lists it. Example: 20261129T121500Z-ab12")
     ],
     fmt: Annotated[
-        str,
+        ReportFormat,
         typer.Option("--format", help="md (Markdown), html (self-contained page) or json. Example: --format html"),
-    ] = "md",
+    ] = ReportFormat.MD,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write the report to this file instead of stdout. Example: --out run.html"),
@@ -34,9 +34,7 @@ def report(
     from drctl.report import render, run_dir, write_text_atomic
     from drctl.report.model import load_model
 
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown report format {fmt!r}", hint="use --format md, html or json")
-    text = render(load_model(run_dir(run_id) / "journal.jsonl"), fmt)
+    text = render(load_model(run_dir(run_id) / "journal.jsonl"), fmt.value)
     if out is None:
         sys.stdout.write(text)
         return
@@ -44,7 +42,7 @@ def report(
         out.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out, text)
     except OSError as e:
-        raise ConfigError(f"cannot write {out}: {e.strerror or e}", hint="choose another --out path") from e
+        raise UsageError(f"cannot write {out}: {e.strerror or e}", hint="choose another --out path") from e
     typer.echo(str(out))
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from drctl.cli.app import app
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import ExitCode, Unreachable, UsageError
 
 if TYPE_CHECKING:
     from drctl.models import StatusReport
@@ -29,7 +29,7 @@ MAX_WATCH_ITERATIONS = 100_000  # a bound, not a limit anyone should reach (abou
         "  drctl status --stack prod.toml --json | jq .ready\n\n"
         "  drctl status --watch --interval 5\n\n"
         "Exit codes: 0 ready for failover; 3 not ready or degraded (reasons listed); "
-        "4 stack file problem; 5 credentials/permissions; 6 unreachable."
+        "2 bad command line; 4 stack file problem; 5 credentials/permissions; 6 unreachable."
     )
 )
 def status(
@@ -59,7 +59,7 @@ def status(
     and the rest still renders.
     """
     if watch and as_json:
-        raise DrctlError("--watch and --json cannot be combined", code=ExitCode.USAGE)
+        raise UsageError("--watch and --json cannot be combined", hint="use one of them")
     from drctl.stack import load_stack
     from drctl.status import collect_status, status_client_factory
 
@@ -96,9 +96,7 @@ def _watch(get: Callable[[], StatusReport], interval: float) -> int:
             time.sleep(interval)
             try:
                 report = get()
-            except DrctlError as e:
-                if e.code != ExitCode.UNREACHABLE:
-                    raise
+            except Unreachable as e:
                 note = Text(f"refresh failed at {time.strftime('%H:%M:%S')}: {e}", style="bold red")
                 live.update(Group(render_screen(report), note), refresh=True)
                 continue

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import AuthError, DrctlError, Refused
 
 ENGINE = "aurora-postgresql"
 
@@ -21,27 +21,9 @@ class PreflightResult:
 
 
 def _aws_error(e: Exception, action: str, region: str) -> DrctlError:
-    from drctl.aws.clients import to_drctl_error
+    from drctl.aws.errors import to_drctl_error
 
     return to_drctl_error(e, action=action, region=region)
-
-
-def global_db_versions(rds: Any) -> list[str]:
-    """Aurora PostgreSQL versions whose SupportsGlobalDatabases is true in this client's region."""
-    versions: list[str] = []
-    marker: str | None = None
-    for _ in range(50):  # bounded: a real region lists a few hundred versions, 100 per page
-        kwargs: dict[str, Any] = {"Engine": ENGINE, "MaxRecords": 100}
-        if marker:
-            kwargs["Marker"] = marker
-        page = rds.describe_db_engine_versions(**kwargs)
-        versions += [
-            v["EngineVersion"] for v in page.get("DBEngineVersions", []) if v.get("SupportsGlobalDatabases")
-        ]
-        marker = page.get("Marker")
-        if not marker:
-            break
-    return versions
 
 
 def _version_key(v: str) -> tuple[int, ...]:
@@ -55,9 +37,8 @@ def check_engine_version(version: str, by_region: dict[str, list[str]]) -> None:
         return
     common = set.intersection(*(set(v) for v in by_region.values())) if by_region else set()
     would_work = ", ".join(sorted(common, key=_version_key, reverse=True)[:8]) or "none"
-    raise DrctlError(
+    raise Refused(
         f"aurora-postgresql {version} does not support global databases in {', '.join(missing)}",
-        code=ExitCode.REFUSED,
         hint=f"set engine_version to one that does in both regions: {would_work}",
     )
 
@@ -74,14 +55,15 @@ def run_preflight(
     """`client(service, region)` gives a boto3 client (ClientFactory.client)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from drctl.aws import kms, rds, sts
+
     try:
-        account = str(client("sts", regions[0]).get_caller_identity()["Account"])
+        account = sts.caller_account(client("sts", regions[0]))
     except (BotoCoreError, ClientError) as e:
         raise _aws_error(e, "sts:GetCallerIdentity", regions[0]) from e
     if expected_account and account != expected_account:
-        raise DrctlError(
+        raise AuthError(
             f"the credentials in use belong to account {account}, the stack to {expected_account}",
-            code=ExitCode.AWS_AUTH,
             hint="switch profile (AWS_PROFILE) to the stack's account",
         )
     say(f"preflight: account {account}")
@@ -89,11 +71,11 @@ def run_preflight(
     by_region: dict[str, list[str]] = {}
     for region in regions:
         try:
-            by_region[region] = global_db_versions(client("rds", region))
+            by_region[region] = rds.global_db_engine_versions(client("rds", region), ENGINE)
         except (BotoCoreError, ClientError) as e:
             raise _aws_error(e, "rds:DescribeDBEngineVersions", region) from e
         try:
-            client("kms", region).list_aliases(Limit=1)
+            kms.probe(client("kms", region))
         except (BotoCoreError, ClientError) as e:
             raise _aws_error(e, "kms:ListAliases", region) from e
         say(f"preflight: {region} reachable, KMS usable")
@@ -112,7 +94,7 @@ def current_writer(
     """The region of the global cluster's writer, asking each region in turn; None if it does not exist yet."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from drctl.aws.clients import error_code
+    from drctl.aws.errors import error_code
     from drctl.aws.rds import describe_global_cluster
 
     for region in regions:

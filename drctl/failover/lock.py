@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from drctl.aws import dynamodb, dynamodb_actions
-from drctl.aws.clients import error_code, to_drctl_error
+from drctl.aws.calls import ApiCall
 from drctl.aws.dynamodb import LockItem
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.errors import error_code, to_drctl_error
+from drctl.errors import Locked
 from drctl.failover.observe import Clients
+from drctl.failover.plan import lock_calls
 from drctl.stack import RegionStack, Stack, drctl_home
 
 MIN_LOCK_S = 3600.0
@@ -34,10 +36,9 @@ def holder_name() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _locked(holder: str, pid: int, run_id: str, where: str) -> DrctlError:
-    return DrctlError(
+def _locked(holder: str, pid: int, run_id: str, where: str) -> Locked:
+    return Locked(
         f"another failover holds the lock ({where}): {holder} pid {pid}, run {run_id}",
-        code=ExitCode.LOCKED,
         hint=f"wait for it; if it is your crashed run, `drctl failover --resume {run_id}`; "
         "if its holder is gone, re-run with --break-lock",
     )
@@ -65,6 +66,10 @@ class RunLock:
     def _ddb(self) -> Any:
         return self.factory.client("dynamodb", self.region.name)
 
+    def calls(self) -> tuple[ApiCall, ApiCall]:
+        """The PutItem that takes this lock and the DeleteItem that releases it (the dry run lists them)."""
+        return lock_calls(self.region, self.item)
+
     def holder(self) -> LockItem | None:
         """Who holds the remote lock now (None if free or no lock table)."""
         return dynamodb.read_lock(self._ddb(), self.table, self.lock_id) if self.table else None
@@ -84,7 +89,7 @@ class RunLock:
             self.local_path.unlink()
         if self.table:
             try:
-                dynamodb_actions.break_lock(self._ddb(), self.table, self.lock_id)
+                dynamodb_actions.break_lock(self.region.name, self.table, self.lock_id).send(self.factory)
             except Exception as e:
                 raise to_drctl_error(e, action="DeleteItem (break lock)", region=self.region.name) from e
 
@@ -111,13 +116,14 @@ class RunLock:
     def _acquire_remote(self) -> None:
         if not self.table:
             return  # stack without a lock table: local lock only (said in the plan)
+        take, _ = self.calls()
         try:
-            dynamodb_actions.put_lock(self._ddb(), self.table, self.item, time.time())
+            take.send(self.factory)
         except Exception as e:
             if error_code(e) == "ConditionalCheckFailedException":
                 other = self.holder()
                 if other is None:  # released between our write and read: one more try, no loop
-                    dynamodb_actions.put_lock(self._ddb(), self.table, self.item, time.time())
+                    take.send(self.factory)
                     self._held_remote = True
                     return
                 where = f"DynamoDB {self.table} in {self.region.name}"
@@ -129,7 +135,7 @@ class RunLock:
         """Best effort: a lock left behind expires, and the next run names it."""
         if self._held_remote:
             with contextlib.suppress(Exception):
-                dynamodb_actions.release_lock(self._ddb(), self.table, self.lock_id, self.run_id)
+                self.calls()[1].send(self.factory)
             self._held_remote = False
         self._release_local()
 

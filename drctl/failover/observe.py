@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from drctl.aws import cloudwatch, route53
+from drctl.aws import cloudwatch, rds, route53
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.models import AuroraLag, HealthVerdict, Sample
 from drctl.stack import RegionStack, Stack
@@ -24,8 +24,8 @@ class Clients(Protocol):
 
 def alarm_state(clients: Clients, region: str, alarm_name: str) -> str | None:
     """StateValue of one alarm (None if it does not exist)."""
-    alarms = clients.client("cloudwatch", region).describe_alarms(AlarmNames=[alarm_name]).get("MetricAlarms", [])
-    return str(alarms[0].get("StateValue")) if alarms else None
+    alarm = cloudwatch.read_alarm(clients.client("cloudwatch", region), alarm_name)
+    return alarm.state if alarm else None
 
 
 @dataclass(frozen=True)
@@ -43,34 +43,15 @@ class SwitchWindow:
 def switch_window(clients: Clients, stack: Stack, region: RegionStack) -> SwitchWindow:
     """Read the switch alarm of `region` (it lives in the other region) and its recent drain datapoints."""
     cw = clients.client("cloudwatch", region.switch_alarm_region)
-    alarms = cw.describe_alarms(AlarmNames=[region.switch_alarm_name]).get("MetricAlarms", [])
-    period = int(alarms[0].get("Period", 60)) if alarms else 60
+    alarm = cloudwatch.read_alarm(cw, region.switch_alarm_name)
+    period = (alarm.period_s if alarm else None) or 60
     now = datetime.now(UTC)
     sw = stack.switch
-    resp = cw.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "drain",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": sw.namespace,
-                        "MetricName": sw.metric_name,
-                        "Dimensions": [{"Name": sw.dimension_name, "Value": region.name}],
-                    },
-                    "Period": 1,
-                    "Stat": "Maximum",
-                },
-            }
-        ],
-        StartTime=now - timedelta(seconds=2 * period + 60),
-        EndTime=now + timedelta(seconds=60),
+    query = cloudwatch.MetricQuery("drain", sw.namespace, sw.metric_name, {sw.dimension_name: region.name})
+    points = cloudwatch.datapoints(
+        cw, query, now - timedelta(seconds=2 * period + 60), now + timedelta(seconds=60)
     )
-    drains = [
-        ts.astimezone(UTC)
-        for r in resp.get("MetricDataResults", [])
-        for ts, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
-        if v >= 1
-    ]
+    drains = [ts for ts, v in points if v >= 1]
     return SwitchWindow(period, max(drains) if drains else None)
 
 
@@ -156,7 +137,5 @@ def _verdict(r53: Any, check_id: str, depth: int) -> HealthVerdict:
 
 def unplanned_failover_snapshots(clients: Clients, region: str, cluster_id: str) -> list[str]:
     """Snapshots AWS takes of an old primary after an unplanned global failover (ids say so)."""
-    rds = clients.client("rds", region)
-    snaps = rds.describe_db_cluster_snapshots(DBClusterIdentifier=cluster_id).get("DBClusterSnapshots", [])
-    ids = [str(s.get("DBClusterSnapshotIdentifier", "")) for s in snaps]
+    ids = rds.cluster_snapshot_ids(clients.client("rds", region), cluster_id)
     return [i for i in ids if "unplanned-global-failover" in i and not i.startswith(KEEP_PREFIX)]

@@ -1,24 +1,23 @@
 """What a failover was asked to do (Request), what preflight found (Facts), and the API calls that follow.
 
-The dry run prints `plan_calls(...)`; the steps send the same calls (they share the `*_params` builders and
-the flip list), so what a dry run shows is what a real run sends.
+The dry run prints `plan_calls(...)`; the steps and the lock send the same ApiCall objects (built here and in
+the `*_actions` modules, `ApiCall.send`), so what a dry run shows is what a real run sends.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions, rds_actions, route53_actions
-from drctl.aws.clients import GLOBAL_REGION
+from drctl.aws.calls import ApiCall
 from drctl.aws.dynamodb import LockItem
 from drctl.failover.observe import KEEP_PREFIX
+from drctl.models import FlipMethod, Mode
 from drctl.stack import RegionStack, Stack
 
-PLANNED, UNPLANNED = "planned", "unplanned"
-SWITCH, INVERT = "switch", "invert"
+PLANNED, UNPLANNED = Mode.PLANNED.value, Mode.UNPLANNED.value
+SWITCH, INVERT = FlipMethod.SWITCH.value, FlipMethod.INVERT.value
 
 
 @dataclass(frozen=True)
@@ -71,28 +70,6 @@ class Facts:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-@dataclass(frozen=True)
-class ApiCall:
-    service: str
-    operation: str
-    region: str
-    params: dict[str, Any]
-    why: str = ""
-    send: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "operation": self.operation,
-            "region": self.region,
-            "params": self.params,
-            "why": self.why,
-        }
-
-    def line(self) -> str:
-        return f"{self.service} {self.operation} [{self.region}] {json.dumps(self.params, default=str)}"
-
-
 def flip_calls(
     stack: Stack, req: Request, target_drained: bool | None, target_inverted: bool | None = None
 ) -> list[ApiCall]:
@@ -127,65 +104,35 @@ def flip_calls(
 
 def _switch(stack: Stack, region: RegionStack, value: float, state: str, reason: str, why: str) -> list[ApiCall]:
     where = region.switch_alarm_region
-    sw = stack.switch
     return [
-        ApiCall(
-            "cloudwatch",
-            "PutMetricData",
-            where,
-            cloudwatch_actions.switch_metric_params(sw, region.name, value),
-            why,
-            send=lambda cw: cloudwatch_actions.put_switch_metric(cw, sw, region.name, value),
-        ),
-        ApiCall(
-            "cloudwatch",
-            "SetAlarmState",
-            where,
-            cloudwatch_actions.alarm_state_params(region.switch_alarm_name, state, reason),
-            "move the switch alarm now rather than at its next evaluation",
-            send=lambda cw: cloudwatch_actions.set_switch_alarm_state(cw, region.switch_alarm_name, state, reason),
+        cloudwatch_actions.put_switch_metric(where, stack.switch, region.name, value).because(why),
+        cloudwatch_actions.set_switch_alarm_state(where, region.switch_alarm_name, state, reason).because(
+            "move the switch alarm now rather than at its next evaluation"
         ),
     ]
 
 
 def _invert(region: RegionStack, inverted: bool, why: str) -> ApiCall:
-    return ApiCall(
-        "route53",
-        "UpdateHealthCheck",
-        GLOBAL_REGION,
-        route53_actions.invert_params(region.health_check_id, inverted),
-        why + " (Route53 control plane, us-east-1)",
-        send=lambda r53: route53_actions.set_health_check_inverted(r53, region.health_check_id, inverted),
-    )
+    call = route53_actions.set_health_check_inverted(region.health_check_id, inverted)
+    return call.because(why + " (Route53 control plane, us-east-1)")
 
 
 def promotion_call(stack: Stack, req: Request) -> ApiCall:
     target = stack.regions[req.to_region]
+    gid, arn = stack.global_cluster_id, target.cluster_arn
     if req.mode == PLANNED:
-        return ApiCall(
-            "rds",
-            "SwitchoverGlobalCluster",
-            target.name,
-            rds_actions.switchover_params(stack.global_cluster_id, target.cluster_arn),
-            "lossless switchover: the target becomes writer once caught up",
+        return rds_actions.switchover_global_cluster(target.name, gid, arn).because(
+            "lossless switchover: the target becomes writer once caught up"
         )
-    return ApiCall(
-        "rds",
-        "FailoverGlobalCluster",
-        target.name,
-        rds_actions.failover_params(stack.global_cluster_id, target.cluster_arn),
-        "promote the target now, accepting the data loss measured as RPO",
+    return rds_actions.failover_global_cluster_with_data_loss(target.name, gid, arn).because(
+        "promote the target now, accepting the data loss measured as RPO"
     )
 
 
 def detach_call(stack: Stack, req: Request) -> ApiCall:
     target = stack.regions[req.to_region]
-    return ApiCall(
-        "rds",
-        "RemoveFromGlobalCluster",
-        target.name,
-        rds_actions.detach_params(stack.global_cluster_id, target.cluster_arn),
-        "fallback only if the global control path does not answer: detach and promote the target",
+    return rds_actions.detach_and_promote(target.name, stack.global_cluster_id, target.cluster_arn).because(
+        "fallback only if the global control path does not answer: detach and promote the target"
     )
 
 
@@ -194,55 +141,42 @@ def capacity_call(stack: Stack, req: Request, facts: Facts) -> ApiCall | None:
     if facts.target_desired >= facts.wanted_capacity:
         return None
     max_size = facts.wanted_capacity if facts.target_max < facts.wanted_capacity else None
-    return ApiCall(
-        "autoscaling",
-        "UpdateAutoScalingGroup",
-        target.name,
-        autoscaling_actions.capacity_params(target.asg_name, facts.wanted_capacity, max_size),
-        f"capacity for the load: {facts.capacity_source}",
+    return autoscaling_actions.scale_asg(target.name, target.asg_name, facts.wanted_capacity, max_size).because(
+        f"capacity for the load: {facts.capacity_source}"
+    )
+
+
+def keep_snapshot_call(stack: Stack, req: Request, snapshot_id: str, run_id: str) -> ApiCall:
+    target = stack.regions[req.to_region]
+    return rds_actions.keep_cluster_snapshot(
+        target.name, snapshot_id, keep_snapshot_id(snapshot_id), run_id
+    ).because("keep the unplanned-failover snapshot before failback")
+
+
+def lock_calls(region: RegionStack, item: LockItem) -> tuple[ApiCall, ApiCall]:
+    """Taking and releasing the run lock: the calls RunLock sends."""
+    put = dynamodb_actions.put_lock(region.name, region.lock_table, item, item.acquired_at)
+    release = dynamodb_actions.release_lock(region.name, region.lock_table, item.lock_id, item.run_id)
+    return put.because("take the run lock (conditional write)"), release.because(
+        "release the run lock (only ours)"
     )
 
 
 def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | None) -> list[ApiCall]:
     """Every mutating call a run would make, in order (parallel steps listed one after the other)."""
     target = stack.regions[req.to_region]
-    calls: list[ApiCall] = []
-    if target.lock_table and lock_item is not None:
-        calls.append(
-            ApiCall(
-                "dynamodb",
-                "PutItem",
-                target.name,
-                dynamodb_actions.lock_put_params(target.lock_table, lock_item, lock_item.acquired_at),
-                "take the run lock (conditional write)",
-            )
-        )
-    for snap in facts.snapshots_to_keep:
-        calls.append(
-            ApiCall(
-                "rds",
-                "CopyDBClusterSnapshot",
-                target.name,
-                rds_actions.keep_snapshot_params(snap, keep_snapshot_id(snap), "<run id>"),
-                "keep the unplanned-failover snapshot before failback",
-            )
-        )
+    locked = target.lock_table and lock_item is not None
+    take, release = lock_calls(target, lock_item) if locked and lock_item is not None else (None, None)
+    calls: list[ApiCall] = [take] if take else []
+    calls += [keep_snapshot_call(stack, req, snap, "<run id>") for snap in facts.snapshots_to_keep]
     if (cap := capacity_call(stack, req, facts)) is not None:
         calls.append(cap)
     calls.append(promotion_call(stack, req))
     if req.mode == UNPLANNED:
         calls.append(detach_call(stack, req))
     calls += flip_calls(stack, req, facts.target_drained, facts.target_inverted)
-    if target.lock_table and lock_item is not None:
-        calls.append(
-            ApiCall(
-                "dynamodb",
-                "DeleteItem",
-                target.name,
-                {"TableName": target.lock_table, "Key": {"lock_id": {"S": lock_item.lock_id}}},
-                "release the run lock",
-            )
-        )
+    if release:
+        calls.append(release)
     return calls
 
 

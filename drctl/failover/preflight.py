@@ -13,8 +13,10 @@ from dataclasses import asdict
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws import autoscaling, rds, route53
-from drctl.aws.clients import GLOBAL_REGION, UNREACHABLE_ERRORS, error_code, to_drctl_error
-from drctl.errors import DrctlError
+from drctl.aws.clients import GLOBAL_REGION
+from drctl.aws.errors import error_code, global_path_down, to_drctl_error
+from drctl.aws.rds import TRANSITION_STATUSES
+from drctl.errors import DrctlError, Unreachable
 from drctl.failover import observe
 from drctl.failover.observe import Clients
 from drctl.failover.plan import INVERT, PLANNED, Facts, Request
@@ -23,18 +25,25 @@ from drctl.models import GlobalCluster
 from drctl.stack import Stack
 
 FIRST_SAMPLE_WAIT_S = 15.0  # Aurora publishes lag every minute on AWS, every second in the lab
-IN_PROGRESS = {"pending", "switching-over", "failing-over", "cancelling"}
-# Errors meaning "the global database's control path does not answer here": unplanned mode falls back.
-GLOBAL_PATH_DOWN = {"InternalFailure", "InternalError", "ServiceUnavailable", "GlobalClusterNotFoundFault"}
 
 
 @contextlib.contextmanager
-def aws_errors(action: str, region: str) -> Iterator[None]:
-    """AWS errors of the reads inside become one-line DrctlErrors naming the action and its region."""
+def aws_errors(action: str, region: str, req: Request) -> Iterator[None]:
+    """AWS errors of the reads inside become one-line typed errors naming the action and its region."""
     try:
         yield
     except (ClientError, BotoCoreError) as e:
-        raise to_drctl_error(e, action=action, region=region) from e
+        raise _preflight_error(e, action, region, req) from e
+
+
+def _preflight_error(e: BaseException, action: str, region: str, req: Request) -> DrctlError:
+    err = to_drctl_error(e, action=action, region=region)
+    if isinstance(err, Unreachable) and req.mode == PLANNED:  # both regions needed: say what to do instead
+        err.hint = (
+            "a planned switchover needs both regions; if one is down, "
+            f"`drctl failover --to {req.to_region} --mode unplanned --allow-data-loss`"
+        )
+    return err
 
 
 def read_global(clients: Clients, stack: Stack, region: str) -> GlobalCluster:
@@ -52,8 +61,8 @@ def run_preflight(
     try:
         gc = read_global(clients, stack, target.name)
     except (ClientError, BotoCoreError) as e:
-        if planned or not (isinstance(e, UNREACHABLE_ERRORS) or error_code(e) in GLOBAL_PATH_DOWN):
-            raise to_drctl_error(e, action="rds:DescribeGlobalClusters", region=target.name) from e
+        if planned or not global_path_down(e):
+            raise _preflight_error(e, "rds:DescribeGlobalClusters", target.name, req) from e
         facts.global_path_ok = False
         facts.warnings.append(
             f"global cluster not readable in {target.name} ({error_code(e) or type(e).__name__})"
@@ -64,11 +73,15 @@ def run_preflight(
         facts.writer_region = writer.region if writer else None
         member = gc.member_in(target.name)
         fs = gc.failover_state
-        if writer is not None and writer.region == target.name and (fs is None or fs.status not in IN_PROGRESS):
+        if (
+            writer is not None
+            and writer.region == target.name
+            and (fs is None or fs.status not in TRANSITION_STATUSES)
+        ):
             facts.noop = True
             facts.noop_reason = f"{target.name} ({writer.cluster_id}) already writes; nothing to do"
             return facts
-        if fs is not None and fs.status in IN_PROGRESS:
+        if fs is not None and fs.status in TRANSITION_STATUSES:
             facts.refusals.append(
                 f"a global cluster transition is in progress ({fs.status} {fs.from_arn} -> {fs.to_arn})"
             )
@@ -84,11 +97,11 @@ def run_preflight(
                 facts.refusals.append(f"{target.cluster_id} is {sync}, not connected: it cannot take over yet")
             facts.check("target member connected", sync in (None, "connected"), str(sync or "not reported"))
 
-    with aws_errors("rds:DescribeDBClusters", target.name):
+    with aws_errors("rds:DescribeDBClusters", target.name, req):
         target_cluster = rds.describe_cluster(clients.client("rds", target.name), target.cluster_id, target.name)
     facts.engine_versions[target.name] = target_cluster.engine_version
     if planned:
-        with aws_errors("rds:DescribeDBClusters", source.name):
+        with aws_errors("rds:DescribeDBClusters", source.name, req):
             source_cluster = rds.describe_cluster(
                 clients.client("rds", source.name), source.cluster_id, source.name
             )
@@ -100,18 +113,18 @@ def run_preflight(
                 f"engine versions differ ({source_cluster.engine_version} vs {target_cluster.engine_version})"
             )
 
-    with aws_errors("cloudwatch:GetMetricData", target.name):
+    with aws_errors("cloudwatch:GetMetricData", target.name, req):
         _lag(clients, stack, req, facts, progress)
     _capacity(clients, stack, req, facts)
     if planned:
-        with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region):
+        with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region, req):
             state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
         if req.flip_method == INVERT:  # the fallback flips through the Route53 control plane anyway
-            with aws_errors("route53:GetHealthCheck", GLOBAL_REGION):
+            with aws_errors("route53:GetHealthCheck", GLOBAL_REGION, req):
                 r53 = clients.client("route53", GLOBAL_REGION)
                 facts.target_inverted = route53.get_health_check(r53, target.health_check_id).inverted
-        with aws_errors("rds:DescribeDBClusterSnapshots", target.name):
+        with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
             facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts
 
@@ -162,11 +175,11 @@ def _lag(
 
 def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
-    with aws_errors("autoscaling:DescribeAutoScalingGroups", target.name):
+    with aws_errors("autoscaling:DescribeAutoScalingGroups", target.name, req):
         t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
     facts.target_desired, facts.target_max = t.desired, t.max_size
     if req.mode == PLANNED:
-        with aws_errors("autoscaling:DescribeAutoScalingGroups", source.name):
+        with aws_errors("autoscaling:DescribeAutoScalingGroups", source.name, req):
             s = autoscaling.read_asg(clients.client("autoscaling", source.name), source.asg_name, source.name)
         facts.wanted_capacity = max(s.desired, t.desired)
         facts.capacity_source = f"source {source.asg_name} desired {s.desired}"

@@ -12,13 +12,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import rds, rds_actions
-from drctl.aws.clients import UNREACHABLE_ERRORS, error_code, to_drctl_error
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws import rds
+from drctl.aws.errors import error_code, global_path_down, to_drctl_error, worth_another_look
+from drctl.aws.rds import TRANSITION_STATUSES
+from drctl.errors import Failed
 from drctl.failover.context import Run
-from drctl.failover.plan import PLANNED, UNPLANNED
-from drctl.failover.preflight import GLOBAL_PATH_DOWN, IN_PROGRESS, read_global
-from drctl.failover.waiting import NotYet, is_transient, wait_until
+from drctl.failover.plan import PLANNED, UNPLANNED, detach_call, promotion_call
+from drctl.failover.preflight import read_global
+from drctl.failover.waiting import NotYet, wait_until
 
 STALE_SEND_WAIT_S = 60.0  # resumed run: how long a promotion sent earlier may take to show before we give up
 MAX_PROMOTION_SENDS = 4  # attempts of the promotion call itself, each only after a re-read says it is needed
@@ -45,10 +46,10 @@ def read_db_state(run: Run) -> DbState:
         gc = read_global(run.clients, run.stack, t.name)
         global_ok, writer = True, (gc.writer.region if gc.writer else None)
         fs = gc.failover_state
-        in_progress = fs.status if fs is not None and fs.status in IN_PROGRESS else None
+        in_progress = fs.status if fs is not None and fs.status in TRANSITION_STATUSES else None
         member: bool | None = gc.member_in(t.name) is not None
     except (ClientError, BotoCoreError) as e:
-        if run.req.mode == PLANNED or not (isinstance(e, UNREACHABLE_ERRORS) or error_code(e) in GLOBAL_PATH_DOWN):
+        if run.req.mode == PLANNED or not global_path_down(e):
             raise
         global_ok, writer, in_progress, member = False, None, None, None
     cluster = rds.describe_cluster(run.clients.client("rds", t.name), t.cluster_id, t.name)
@@ -107,10 +108,9 @@ def promote(run: Run) -> dict[str, Any]:
             )
         state = read_db_state(run)
     if not promoted(run, state, detach_sent):
-        raise DrctlError(
+        raise Failed(
             f"{t.cluster_id} did not become writer after {len(sends)} promotion call(s)",
-            code=ExitCode.FAILED,
-            hint="check `drctl status`, then `drctl failover --resume RUN`",
+            hint="check `drctl status`",
         )
     return {"before": before.to_dict(), "after": state.to_dict(), "sends": sends, "detached": detach_sent}
 
@@ -139,31 +139,19 @@ def _idle_or_not_yet(run: Run) -> DbState:
     return s
 
 
-def _operation(run: Run, detached: bool) -> str:
-    if detached:
-        return "RemoveFromGlobalCluster"
-    return "SwitchoverGlobalCluster" if run.req.mode == PLANNED else "FailoverGlobalCluster"
-
-
 def _send_promotion(run: Run, detached: bool) -> dict[str, Any]:
     """One promotion call on a client without automatic retries; the caller re-reads before any other."""
     t = run.target
-    client = run.single_shot.client("rds", t.name)
-    gid, arn = run.stack.global_cluster_id, t.cluster_arn
-    op = _operation(run, detached)
+    call = detach_call(run.stack, run.req) if detached else promotion_call(run.stack, run.req)
+    op = call.operation
     run.progress(f"sending {op} to {t.name}")
     try:
-        if detached:
-            resp = rds_actions.detach_and_promote(client, gid, arn)
-        elif run.req.mode == PLANNED:
-            resp = rds_actions.switchover_global_cluster(client, gid, arn)
-        else:
-            resp = rds_actions.failover_global_cluster_with_data_loss(client, gid, arn)
+        resp = call.send(run.single_shot)
     except (ClientError, BotoCoreError) as e:
         code = error_code(e) or type(e).__name__
-        if not (is_transient(e) or code in GLOBAL_PATH_DOWN):
+        fallback = global_path_down(e)
+        if not (worth_another_look(e) or fallback):
             raise to_drctl_error(e, action=f"rds:{op}", region=t.name) from e
-        fallback = isinstance(e, UNREACHABLE_ERRORS) or code in GLOBAL_PATH_DOWN
         return {"ok": False, "operation": op, "error": code, "fallback": fallback, "at": time.time()}
     meta = resp.get("ResponseMetadata", {})
     return {"ok": True, "operation": op, "request_id": meta.get("RequestId", ""), "at": time.time()}

@@ -19,13 +19,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws.clients import ClientFactory, to_drctl_error
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.calls import ApiCall
+from drctl.aws.clients import ClientFactory
+from drctl.aws.errors import to_drctl_error
+from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped
 from drctl.failover import steps
 from drctl.failover.journal import Journal, Progress, new_run_id, parse_ts, read_progress
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import critical_path_s, measure_rpo, phases
-from drctl.failover.plan import PLANNED, ApiCall, Facts, Request, plan_calls
+from drctl.failover.plan import PLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.waiting import Interrupted
@@ -108,12 +110,8 @@ def make_clients(stack: Stack) -> tuple[CallRecorder, RecordingFactory, Recordin
     return recorder, clients, single
 
 
-def refuse(facts: Facts) -> DrctlError:
-    return DrctlError(
-        "preflight refused the failover: " + "; ".join(facts.refusals),
-        code=ExitCode.REFUSED,
-        hint="nothing was changed",
-    )
+def refuse(facts: Facts) -> Refused:
+    return Refused("preflight refused the failover: " + "; ".join(facts.refusals), hint="nothing was changed")
 
 
 def dry_run(stack: Stack, req: Request) -> DryRun:
@@ -200,8 +198,11 @@ class _Runner:
         except Interrupted:
             outcome = "interrupted"
             raise
+        except Refused as e:
+            outcome, error = "refused", str(e)
+            raise
         except DrctlError as e:
-            outcome, error = ("refused" if e.code == ExitCode.REFUSED else "failed"), str(e)
+            outcome, error = "failed", str(e)
             raise
         except (ClientError, BotoCoreError) as e:  # an AWS error no step expected: one line, FAILED or auth
             outcome, error = "failed", f"{type(e).__name__}: {e}"
@@ -254,13 +255,16 @@ class _Runner:
                 return self._finish("interrupted", f"stopped between steps; {resume_hint}")
             except KeyboardInterrupt:
                 self._finish("interrupted", f"stopped during a step; {resume_hint}")
-                raise DrctlError("interrupted", code=ExitCode.INTERRUPTED, hint=resume_hint) from None
-            except DrctlError as e:
-                outcome = {ExitCode.REFUSED: "refused", ExitCode.LOCKED: "locked"}.get(e.code, "failed")
-                report = self._finish(outcome, str(e))
-                hint = e.hint or (resume_hint if outcome == "failed" else None)
-                if hint:
-                    hint = hint.replace("--resume RUN`", f"--resume {self.journal.run_id}`")
+                raise Stopped("interrupted", hint=resume_hint) from None
+            except (Refused, Locked) as e:
+                report = self._finish("refused" if isinstance(e, Refused) else "locked", str(e))
+                raise RunEnded(e.message, code=e.code, hint=e.hint, report=report) from e
+            except DrctlError as e:  # Failed, or an error that stopped the run (auth, unreachable)
+                report = self._finish("failed", str(e))
+                if isinstance(e, Failed):  # what to look at first, then how to go on
+                    hint = f"{e.hint}; then {resume_hint}" if e.hint else resume_hint
+                else:
+                    hint = e.hint or resume_hint
                 raise RunEnded(e.message, code=e.code, hint=hint, report=report) from e
 
     def _lock(self, break_lock: bool) -> dict[str, Any]:
@@ -291,15 +295,7 @@ class _Runner:
         return self._finish("completed", f"{self.req.to_region} writes and serves")
 
     def _preflight(self, run: steps.Run) -> dict[str, Any]:
-        try:
-            facts = run_preflight(self.clients, self.stack, self.req, self.progress)
-        except DrctlError as e:
-            if e.code == ExitCode.UNREACHABLE and self.req.mode == PLANNED:
-                e.hint = (
-                    "a planned switchover needs both regions; if one is down, "
-                    f"`drctl failover --to {self.req.to_region} --mode unplanned --allow-data-loss`"
-                )
-            raise
+        facts = run_preflight(self.clients, self.stack, self.req, self.progress)
         if facts.refusals and not facts.noop:
             self.journal.append({"event": "refused", "facts": facts.to_dict()})
             raise refuse(facts)

@@ -13,15 +13,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import autoscaling, autoscaling_actions, cloudwatch, elbv2, rds_actions
-from drctl.aws.clients import error_code, to_drctl_error
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws import autoscaling, cloudwatch, elbv2, rds
+from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
+from drctl.errors import Failed
 from drctl.failover import observe
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_id
+from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_call, keep_snapshot_id
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
-from drctl.failover.waiting import Interrupted, NotYet, is_transient, wait_until
+from drctl.failover.waiting import Interrupted, NotYet, wait_until
 from drctl.stack import RegionStack
 
 __all__ = ["Run", "capacity", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
@@ -35,7 +35,7 @@ def sample_rpo(run: Run) -> dict[str, Any]:
     try:
         reading = observe.lag_reading(run.clients, t.cluster_id, t.name, run.source.name)
     except (ClientError, BotoCoreError) as e:
-        if not is_transient(e):
+        if not worth_another_look(e):
             raise to_drctl_error(e, action="cloudwatch:GetMetricData", region=t.name) from e
         reading = None
     return {"lag": asdict(reading) if reading else None, "s3": _s3_backlog(run), "sampled_at": time.time()}
@@ -69,25 +69,19 @@ def _s3_backlog(run: Run) -> dict[str, Any]:
 def keep_snapshots(run: Run) -> dict[str, Any]:
     """Before failback: copy the snapshot AWS made after an unplanned failover, so retention cannot drop it."""
     t = run.target
-    rds_client = run.clients.client("rds", t.name)
     kept = []
     for snap in run.facts.snapshots_to_keep:
         keep_id = keep_snapshot_id(snap)
-        existing = rds_client.describe_db_cluster_snapshots(DBClusterIdentifier=t.cluster_id).get(
-            "DBClusterSnapshots", []
-        )
-        if any(s.get("DBClusterSnapshotIdentifier") == keep_id for s in existing):
+        if keep_id in rds.cluster_snapshot_ids(run.clients.client("rds", t.name), t.cluster_id):
             kept.append({"snapshot": snap, "kept_as": keep_id, "already": True})
             continue
         try:
-            rds_actions.keep_cluster_snapshot(rds_client, snap, keep_id, run.run_id)
+            keep_snapshot_call(run.stack, run.req, snap, run.run_id).send(run.clients)
         except (ClientError, BotoCoreError) as e:
             # That snapshot holds the writes an unplanned failover lost: do not fail back without keeping it.
-            raise DrctlError(
+            raise Failed(
                 f"could not keep snapshot {snap} ({error_code(e) or type(e).__name__}); nothing else was changed",
-                code=ExitCode.FAILED,
-                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name}), then "
-                f"`drctl failover --resume {run.run_id}`",
+                hint=f"copy it to {keep_id} by hand (rds copy-db-cluster-snapshot in {t.name})",
             ) from e
         kept.append({"snapshot": snap, "kept_as": keep_id, "already": False})
     return {"kept": kept}
@@ -105,9 +99,7 @@ def capacity(run: Run) -> dict[str, Any]:
     call = capacity_call(run.stack, run.req, facts)
     if call is not None:
         run.progress(f"scaling {t.asg_name} in {t.name} from {before.desired} to {facts.wanted_capacity}")
-        autoscaling_actions.scale_asg(
-            asg_client, t.asg_name, call.params["DesiredCapacity"], call.params.get("MaxSize")
-        )
+        call.send(run.clients)
     wanted = facts.wanted_capacity
     elb = run.clients.client("elbv2", t.name)
 
@@ -135,11 +127,10 @@ def flip(run: Run) -> dict[str, Any]:
     calls = flip_calls(run.stack, run.req, run.facts.target_drained, run.facts.target_inverted)
     done = []
     for call in calls:
-        assert call.send is not None
         if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
             _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
-        resp = call.send(run.clients.client(call.service, call.region))
+        resp = call.send(run.clients)
         done.append({**call.describe(), "request_id": resp.get("ResponseMetadata", {}).get("RequestId", "")})
     return {"calls": done}
 
@@ -155,11 +146,10 @@ def _wait_for_switch_window(run: Run, region: RegionStack) -> None:
     if wait_s <= 0:
         return
     if wait_s > run.remaining():
-        raise DrctlError(
+        raise Failed(
             f"the switch for {region.name} was thrown {window.period_s - wait_s:.0f}s ago and cannot be reset "
             f"for {wait_s:.0f}s (alarm period {window.period_s}s)",
-            code=ExitCode.FAILED,
-            hint="resume the run once the alarm period has passed",
+            hint="wait until the alarm period has passed",
         )
     run.progress(
         f"waiting {wait_s:.1f}s: the drain of {region.name} is still inside its alarm's {window.period_s}s period"

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws.clients import error_code
+from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe
 from drctl.failover.context import Run

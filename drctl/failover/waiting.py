@@ -10,24 +10,11 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay, wait_exponential
 
-from drctl.aws.clients import UNREACHABLE_ERRORS, error_code
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.errors import error_code, worth_another_look
+from drctl.errors import Failed
 
 log = logging.getLogger("drctl.failover")
 T = TypeVar("T")
-
-# Read errors worth another look while waiting (throttling and 5xx left over after botocore's own retries).
-TRANSIENT_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "InternalFailure",
-    "InternalError",
-    "ServiceUnavailable",
-    "InvalidGlobalClusterStateFault",  # a transition is in progress: wait and re-read, never resend
-}
-
 
 PROGRESS_EVERY_S = 10.0
 
@@ -38,10 +25,6 @@ class NotYet(Exception):
 
 class Interrupted(Exception):
     """Ctrl-C while waiting: the step stops, the journal says it did not finish, --resume re-reads state."""
-
-
-def is_transient(e: BaseException) -> bool:
-    return isinstance(e, UNREACHABLE_ERRORS) or error_code(e) in TRANSIENT_CODES
 
 
 def wait_until(
@@ -55,7 +38,8 @@ def wait_until(
 ) -> T:
     """Call `probe` until it returns (it raises NotYet while waiting), within `deadline_s` seconds.
 
-    Transient AWS errors from the probe are treated as "not yet"; anything else propagates at once.
+    AWS errors worth another look (throttling and 5xx left over after botocore's own retries, no answer, a
+    transition in progress) are treated as "not yet"; anything else propagates at once.
     """
 
     last_seen, last_at = [""], [-PROGRESS_EVERY_S]
@@ -76,7 +60,7 @@ def wait_until(
         try:
             return probe()
         except (ClientError, BotoCoreError) as e:
-            if is_transient(e):
+            if worth_another_look(e):
                 raise NotYet(f"{error_code(e) or type(e).__name__} (transient)") from e
             raise
 
@@ -90,8 +74,6 @@ def wait_until(
     try:
         return retrying(guarded)
     except NotYet as e:
-        raise DrctlError(
-            f"{what} did not happen within {deadline_s:.0f}s (last seen: {e})",
-            code=ExitCode.FAILED,
-            hint="check `drctl status`; the run can be continued with `drctl failover --resume RUN`",
+        raise Failed(
+            f"{what} did not happen within {deadline_s:.0f}s (last seen: {e})", hint="check `drctl status`"
         ) from None

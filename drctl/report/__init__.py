@@ -13,11 +13,12 @@ from pathlib import Path
 
 from drctl.errors import ConfigError
 from drctl.failover.journal import JOURNAL_NAME, RUN_ID_RE, runs_dir
+from drctl.models import ReportFormat
 from drctl.report.html import render_html
 from drctl.report.markdown import render_markdown
 from drctl.report.model import RunModel, load_model
 
-FORMATS = ("md", "html", "json")
+FORMATS = tuple(f.value for f in ReportFormat)
 FILE_NAMES = {"md": "report.md", "html": "report.html", "json": "report.json"}
 
 

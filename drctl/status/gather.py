@@ -13,31 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from botocore.exceptions import NoCredentialsError, PartialCredentialsError
-
 from drctl.aws import autoscaling, backup, cloudwatch, elbv2, rds, route53, s3, sns
-from drctl.aws.clients import AUTH_ERROR_CODES, ClientFactory, error_code, to_drctl_error
-from drctl.errors import DrctlError, ExitCode
+from drctl.aws.clients import ClientFactory
+from drctl.aws.errors import error_code, is_auth, is_not_found, to_drctl_error
+from drctl.errors import ConfigError, Unreachable
 from drctl.models import AuroraLag, GlobalCluster, HealthCheck, Observation
 from drctl.stack import AwsSettings, RegionStack, Stack
 from drctl.status.runner import Outcome, Read, run_reads
 
 GLOBAL = "global"
-
-# Error codes meaning "the resource named in the stack file does not exist".
-_NOT_FOUND = frozenset(
-    {
-        "DBClusterNotFoundFault",
-        "GlobalClusterNotFoundFault",
-        "NoSuchHealthCheck",
-        "NoSuchHostedZone",
-        "TargetGroupNotFound",
-        "TargetGroupNotFoundException",
-        "NoSuchBucket",
-        "ResourceNotFoundException",
-        "LoadBalancerNotFound",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -85,8 +69,8 @@ def status_settings(settings: AwsSettings, timeout_s: float) -> AwsSettings:
 
 
 def gather(stack: Stack, factory: ClientFactory, timeout_s: float) -> Readings:
-    """Run every read for both regions concurrently; raise DrctlError for credential/permission problems
-    and missing stack resources; anything else is recorded per region."""
+    """Run every read for both regions concurrently; raise AuthError for credential/permission problems and
+    ConfigError for missing stack resources; anything else is recorded per region."""
     deadline = time.monotonic() + timeout_s
     reads = _first_round(stack, factory)
     outcomes = run_reads(reads, timeout_s)
@@ -244,9 +228,8 @@ def _raise_if_nothing_answered(stack: Stack, readings: Readings, timeout_s: floa
     places = [*stack.region_names, GLOBAL]
     if all(readings.unreachable(p) for p in places) and not any(o.ok for o in readings.outcomes.values()):
         names = ", ".join([*stack.region_names, "Route53"])
-        raise DrctlError(
+        raise Unreachable(
             f"no AWS endpoint answered within {timeout_s:g}s ({names})",
-            code=ExitCode.UNREACHABLE,
             hint="check network access, endpoints in the stack file, or retry with a longer --timeout",
         )
 
@@ -259,11 +242,9 @@ def _raise_fatal(readings: Readings) -> None:
         read = readings.reads[key]
         code = error_code(o.error)
         region = read.region if read.region != GLOBAL else "Route53"
-        if code in _NOT_FOUND and not key.startswith("hcs:"):
-            raise DrctlError(
-                f"{read.resource or read.action} not found in {region} ({code})",
-                code=ExitCode.CONFIG,
-                hint="check the stack file",
+        if is_not_found(o.error) and not key.startswith("hcs:"):
+            raise ConfigError(
+                f"{read.resource or read.action} not found in {region} ({code})", hint="check the stack file"
             )
-        if code in AUTH_ERROR_CODES or isinstance(o.error, NoCredentialsError | PartialCredentialsError):
+        if is_auth(o.error):
             raise to_drctl_error(o.error, action=read.action, region=region)

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws.clients import UNREACHABLE_ERRORS, error_code
+from drctl.aws.errors import is_throttling, no_answer
 
 # How many reads may run at once (unset: all of them). `DRCTL_MAX_WORKERS=1` runs them one after another,
 # which bench/ uses to measure what the fan-out buys.
@@ -25,9 +25,6 @@ MAX_WORKERS_ENV = "DRCTL_MAX_WORKERS"
 # Throttling still there after botocore's own attempts: a read (idempotent) tries again while the deadline
 # leaves room, and reports its last error rather than "no answer" if the deadline comes first. Without this,
 # status under 50 % throttling read a ready stack as not ready (bench/faults.py).
-THROTTLING_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "SlowDown"}
-)
 RETRY_PAUSE_S = 0.25
 RETRY_RESERVE_S = 1.0  # no new attempt when less than this is left before the deadline
 
@@ -83,10 +80,11 @@ def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
         try:
             with gate:
                 outcome = Outcome(value=_until_not_throttled(read, end, throttled))
-        except UNREACHABLE_ERRORS as e:
-            outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
         except (ClientError, BotoCoreError) as e:
-            outcome = Outcome(error=e)
+            if no_answer(e):
+                outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
+            else:
+                outcome = Outcome(error=e)
         except Exception as e:  # not swallowed: handed to the caller's thread and raised there
             outcome = _Raised(e)
         with done:
@@ -120,7 +118,7 @@ def _until_not_throttled(read: Read, end: float, throttled: dict[str, BaseExcept
         try:
             return read.fn()
         except ClientError as e:
-            if error_code(e) not in THROTTLING_CODES or end - time.monotonic() < pause + RETRY_RESERVE_S:
+            if not is_throttling(e) or end - time.monotonic() < pause + RETRY_RESERVE_S:
                 raise
             throttled[read.key] = e
         time.sleep(pause)

@@ -116,9 +116,8 @@ def test_dry_run_prints_the_calls_and_makes_none(fast, home, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
+        # Flag combinations are usage errors (exit 2): tests/cli/test_usage_errors.py.
         (["--to", "eu-west-9"], "unknown region"),
-        (["--to", "secondary", "--allow-data-loss"], "--allow-data-loss only applies"),
-        (["--to", "secondary", "--mode", "unplanned"], "add --allow-data-loss"),
         (["--resume", "20261129T121500Z-ab12"], "no run"),
         (["--to", "secondary", "--stack", "/nonexistent/stack.toml"], "not found"),
     ],

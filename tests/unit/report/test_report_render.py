@@ -110,11 +110,16 @@ def test_cli_report_formats_and_out(home: Path, capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
-    [(["report", "20990101T000000Z-0000"], "no run"), (["report", RUNS["planned"], "--format", "pdf"], "format")],
+    ("args", "needle", "code"),
+    [
+        (["report", "20990101T000000Z-0000"], "no run", ExitCode.CONFIG),
+        (["report", RUNS["planned"], "--format", "pdf"], "'md', 'html', 'json'", ExitCode.USAGE),
+    ],
 )
-def test_cli_report_bad_input_is_one_line(home: Path, capsys: pytest.CaptureFixture[str], args, needle) -> None:
-    assert run(args) == ExitCode.CONFIG
+def test_cli_report_bad_input_is_one_line(
+    home: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str, code: ExitCode
+) -> None:
+    assert run(args) == code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
 

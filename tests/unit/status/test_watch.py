@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import drctl.cli.status as cli_status
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import AuthError, DrctlError, ExitCode, Unreachable
 from drctl.models import StatusReport
 
 
@@ -34,7 +34,7 @@ def report(ready: bool) -> StatusReport:
 
 def test_unreachable_refresh_keeps_watching(monkeypatch, capsys) -> None:
     monkeypatch.setattr(cli_status, "MAX_WATCH_ITERATIONS", 2)  # the first screen, then two refreshes
-    blink = DrctlError("no AWS endpoint answered", code=ExitCode.UNREACHABLE)
+    blink = Unreachable("no AWS endpoint answered")
     answers = iter([report(False), report(True), blink])
 
     def get() -> StatusReport:
@@ -50,7 +50,7 @@ def test_unreachable_refresh_keeps_watching(monkeypatch, capsys) -> None:
 
 def test_other_errors_end_the_watch(monkeypatch) -> None:
     monkeypatch.setattr(cli_status, "MAX_WATCH_ITERATIONS", 3)
-    answers = iter([report(True), DrctlError("access denied", code=ExitCode.AWS_AUTH)])
+    answers = iter([report(True), AuthError("access denied")])
 
     def get() -> StatusReport:
         item = next(answers)

@@ -1,0 +1,60 @@
+"""Bad command lines exit 2 (USAGE) with one line on stderr, before any stack file is read; help lists choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drctl.cli.app import run
+from drctl.errors import ExitCode
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRCTL_STACK", str(tmp_path / "no-stack.toml"))  # reading it would be exit 4
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["failover", "--to", "secondary", "--mode", "sideways"], "'planned', 'unplanned'"),
+        (["failover", "--to", "secondary", "--flip-method", "dns"], "'switch', 'invert'"),
+        (["failover", "--to", "secondary", "--allow-data-loss"], "--allow-data-loss only applies"),
+        (["failover", "--to", "secondary", "--mode", "unplanned"], "add --allow-data-loss"),
+        (["failover", "--resume", "20261129T121500Z-ab12", "--to", "secondary"], "--resume continues a run"),
+        (["failover"], "--to is required"),
+        (["report", "20261129T121500Z-ab12", "--format", "pdf"], "'md', 'html', 'json'"),
+        (["status", "--watch", "--json"], "cannot be combined"),
+        (["status", "--timeout", "0"], "--timeout"),
+    ],
+)
+def test_bad_command_line_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    assert run(args) == ExitCode.USAGE
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and needle in captured.err, captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "home").exists()  # no journal, no lock: nothing started
+
+
+@pytest.mark.parametrize(
+    ("args", "choices"),
+    [
+        (["failover", "--help"], ["planned|unplanned", "switch|invert"]),
+        (["report", "--help"], ["md|html|json"]),
+    ],
+)
+def test_help_lists_the_choices(capsys: pytest.CaptureFixture[str], args: list[str], choices: list[str]) -> None:
+    assert run(args) == ExitCode.OK
+    out = capsys.readouterr().out
+    for choice in choices:
+        assert choice in out, out
+
+
+def test_a_missing_stack_file_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["failover", "--to", "secondary", "--dry-run"]) == ExitCode.CONFIG
+    assert capsys.readouterr().err.count("\n") == 1
