@@ -117,6 +117,9 @@ class AuroraLag:
     region: str
     replication_lag_ms: Sample | None  # AuroraGlobalDBReplicationLag
     rpo_lag_ms: Sample | None  # AuroraGlobalDBRPOLag
+    dimension_sets: tuple[str, ...] = ()  # the dimension sets read, e.g. "DBClusterIdentifier,SourceRegion"
+    found_under: str | None = None  # the set the samples came from (None: no sample under any)
+    lookback_s: float = 300.0  # how far back the read looked
 
 
 @dataclass(frozen=True)

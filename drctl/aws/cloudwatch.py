@@ -9,9 +9,15 @@ from typing import Any
 
 from drctl.models import AuroraLag, S3Backlog, Sample
 
-# How far back to look for the latest datapoint. Aurora and S3 RTC publish at least every minute; a
-# sample older than this is as good as none during an incident.
+# How far back to look for the latest datapoint. Aurora and S3 RTC publish once a minute; CloudWatch may take
+# a minute or two to make a datapoint readable, so the newest per-minute sample can be 2-3 minutes old when
+# we read. A sample older than this is as good as none during an incident.
 LOOKBACK = timedelta(minutes=5)
+
+# Aurora's lag metrics and S3 RTC's are standard resolution. MetricStat.Period: "For metrics with regular
+# resolution, a period can be as short as one minute (60 seconds) and must be a multiple of 60."
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html
+STANDARD_PERIOD_S = 60
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,11 @@ class MetricQuery:
     metric: str
     dimensions: Mapping[str, str]
     stat: str = "Maximum"
+    period_s: int = STANDARD_PERIOD_S
+
+    def __post_init__(self) -> None:
+        if self.period_s < STANDARD_PERIOD_S or self.period_s % STANDARD_PERIOD_S:
+            raise ValueError(f"period {self.period_s} s: standard-resolution metrics need a multiple of 60 s")
 
 
 def latest_samples(
@@ -28,11 +39,17 @@ def latest_samples(
 ) -> dict[str, Sample | None]:
     """One GetMetricData call for several metrics; the newest datapoint of each (None when there is none).
 
-    Period 1 s: CloudWatch returns high-resolution metrics at 1 s and standard ones at their stored
-    resolution, so the newest point is as fresh as the metric allows.
+    Each datapoint is one period's statistic; its timestamp is the start of that period, so the age reported
+    is the age of the period's start (at most one period more than the age of the measurement itself).
     """
     now = now or datetime.now(UTC)
     ids = {f"q{i}": q for i, q in enumerate(queries)}
+    # Start and end on whole minutes: CloudWatch aligns periods to them anyway ("For better performance,
+    # specify StartTime and EndTime values that align with the value of the metric's Period", GetMetricData
+    # API reference). The end lies past the current, still-open minute (one more for clock skew), so the
+    # newest period is in the window.
+    start = (now - LOOKBACK).replace(second=0, microsecond=0)
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=2)
     resp = cw.get_metric_data(
         MetricDataQueries=[
             {
@@ -43,15 +60,15 @@ def latest_samples(
                         "MetricName": q.metric,
                         "Dimensions": [{"Name": k, "Value": v} for k, v in q.dimensions.items()],
                     },
-                    "Period": 1,
+                    "Period": q.period_s,
                     "Stat": q.stat,
                 },
                 "ReturnData": True,
             }
             for qid, q in ids.items()
         ],
-        StartTime=now - LOOKBACK,
-        EndTime=now + timedelta(minutes=1),
+        StartTime=start,
+        EndTime=end,
         ScanBy="TimestampDescending",
     )
     out: dict[str, Sample | None] = {q.key: None for q in queries}
@@ -72,17 +89,80 @@ def _newest(timestamps: Sequence[datetime], values: Sequence[float], now: dateti
     return Sample(value=float(value), timestamp=ts, age_s=max(0.0, (now - ts).total_seconds()))
 
 
-def read_aurora_lag(cw: Any, cluster_id: str, region: str) -> AuroraLag:
-    """AuroraGlobalDBReplicationLag and AuroraGlobalDBRPOLag (ms) of a non-writer member, in its region."""
-    dims = {"DBClusterIdentifier": cluster_id}
+# --------------------------------------------------------------------------------------------- Aurora lag
+
+# Aurora publishes AuroraGlobalDBReplicationLag / AuroraGlobalDBRPOLag from each secondary, in the secondary's
+# region ("only available in the secondary AWS Region": Amazon CloudWatch metrics for Amazon Aurora,
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html). AWS
+# material shows them grouped by {DBClusterIdentifier} and by {DBClusterIdentifier, SourceRegion}, SourceRegion
+# being the primary's region (Aurora dimensions:
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/dimensions.html; the same RDS platform documents
+# "DBClusterIdentifier, SourceRegion" for Neptune global databases:
+# https://docs.aws.amazon.com/neptune/latest/userguide/cw-dimensions.html). CloudWatch matches dimension sets
+# exactly: "CloudWatch treats each unique combination of dimensions as a separate metric. If a specific
+# combination of dimensions was not published, you can't retrieve statistics for it"
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html,
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension).
+#
+# So the read asks for both candidate sets in the same single GetMetricData call and takes whichever has data.
+# Chosen over the alternatives because, on the incident path:
+# - ListMetrics would be a second call, and "When CloudWatch creates a metric, it can take up to fifteen minutes
+#   for the metric to appear in calls to ListMetrics" (PutMetricData API reference,
+#   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html). After a switchover
+#   the new secondary's lag is a *new* metric (SourceRegion changes), invisible to ListMetrics for those minutes
+#   exactly when a failback preflight needs it; a per-process cache would go stale the same way.
+# - A SEARCH expression "can only find metrics that have reported data within the past two weeks", matches
+#   terms partially (a cluster id that prefixes another would match both), and is billed per metric it analyses
+#   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-search-expressions.html).
+# Both candidate sets are known without asking: the cluster id and the writer's region come from
+# DescribeGlobalClusters (or the stack file). Cost: four metrics in one call instead of two.
+CLUSTER_SET = "DBClusterIdentifier"
+SOURCE_SET = "DBClusterIdentifier,SourceRegion"
+LAG_METRICS = {"replication": "AuroraGlobalDBReplicationLag", "rpo": "AuroraGlobalDBRPOLag"}
+
+
+def aurora_lag_dimension_sets(cluster_id: str, source_region: str | None) -> dict[str, dict[str, str]]:
+    """The dimension sets AWS documents for the lag metrics of `cluster_id` (a secondary of `source_region`)."""
+    sets = {CLUSTER_SET: {"DBClusterIdentifier": cluster_id}}
+    if source_region:
+        sets[SOURCE_SET] = {"DBClusterIdentifier": cluster_id, "SourceRegion": source_region}
+    return sets
+
+
+def read_aurora_lag(cw: Any, cluster_id: str, region: str, source_region: str | None = None) -> AuroraLag:
+    """AuroraGlobalDBReplicationLag and AuroraGlobalDBRPOLag (ms) of a non-writer member, in its region.
+
+    `source_region` is the global writer's region; without it only the {DBClusterIdentifier} set is read.
+    Each metric's sample is the newest under any candidate set (on a tie, the larger value: the safer one).
+    """
+    sets = aurora_lag_dimension_sets(cluster_id, source_region)
     got = latest_samples(
         cw,
         [
-            MetricQuery("replication", "AWS/RDS", "AuroraGlobalDBReplicationLag", dims),
-            MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", dims),
+            MetricQuery(f"{key}|{set_name}", "AWS/RDS", metric, dims)
+            for key, metric in LAG_METRICS.items()
+            for set_name, dims in sets.items()
         ],
     )
-    return AuroraLag(cluster_id, region, replication_lag_ms=got["replication"], rpo_lag_ms=got["rpo"])
+    best: dict[str, Sample | None] = {}
+    found_under: dict[str, str] = {}
+    for key in LAG_METRICS:
+        candidates = [(got[f"{key}|{name}"], name) for name in sets]
+        present = [(s, name) for s, name in candidates if s is not None]
+        if not present:
+            best[key] = None
+            continue
+        sample, name = max(present, key=lambda p: (p[0].timestamp, p[0].value))
+        best[key], found_under[key] = sample, name
+    return AuroraLag(
+        cluster_id,
+        region,
+        replication_lag_ms=best["replication"],
+        rpo_lag_ms=best["rpo"],
+        dimension_sets=tuple(sets),
+        found_under=found_under.get("rpo") or found_under.get("replication"),
+        lookback_s=LOOKBACK.total_seconds(),
+    )
 
 
 def read_s3_backlog(cw: Any, source_bucket: str, destination_bucket: str, rule_id: str) -> S3Backlog:

@@ -63,22 +63,40 @@ class LagReading:
     age_s: float
     cluster_id: str
     region: str
+    dimensions: str | None = None  # the dimension set the sample was found under
 
 
-def lag_reading(clients: Clients, cluster_id: str, region: str) -> LagReading | None:
-    """AuroraGlobalDBRPOLag if there is a sample, else AuroraGlobalDBReplicationLag (newest datapoint)."""
-    lag: AuroraLag = cloudwatch.read_aurora_lag(clients.client("cloudwatch", region), cluster_id, region)
+def lag_reading(
+    clients: Clients, cluster_id: str, region: str, source_region: str | None = None
+) -> LagReading | None:
+    """AuroraGlobalDBRPOLag if there is a sample, else AuroraGlobalDBReplicationLag (newest datapoint).
+
+    `source_region` is the global writer's region: with it, both documented dimension sets are read.
+    """
+    lag: AuroraLag = cloudwatch.read_aurora_lag(
+        clients.client("cloudwatch", region), cluster_id, region, source_region
+    )
     for metric, sample in (
         ("AuroraGlobalDBRPOLag", lag.rpo_lag_ms),
         ("AuroraGlobalDBReplicationLag", lag.replication_lag_ms),
     ):
         if sample is not None:
-            return _reading(metric, sample, cluster_id, region)
+            return _reading(metric, sample, lag)
     return None
 
 
-def _reading(metric: str, s: Sample, cluster_id: str, region: str) -> LagReading:
-    return LagReading(metric, s.value, s.timestamp.isoformat(), round(s.age_s, 3), cluster_id, region)
+def no_lag_sample(source_region: str | None) -> str:
+    """Why there is no lag reading, in words an operator can check."""
+    sets = cloudwatch.aurora_lag_dimension_sets("-", source_region)
+    minutes = cloudwatch.LOOKBACK.total_seconds() / 60
+    under = "either dimension set" if len(sets) > 1 else "the dimension set"
+    return f"no lag sample under {under} ({' / '.join(f'{{{s}}}' for s in sets)}) in the last {minutes:g} minutes"
+
+
+def _reading(metric: str, s: Sample, lag: AuroraLag) -> LagReading:
+    return LagReading(
+        metric, s.value, s.timestamp.isoformat(), round(s.age_s, 3), lag.cluster_id, lag.region, lag.found_under
+    )
 
 
 @dataclass(frozen=True)

@@ -163,11 +163,12 @@ def _lag(
     clients: Clients, stack: Stack, req: Request, facts: Facts, progress: Callable[[str], None] | None
 ) -> None:
     target = stack.regions[req.to_region]
-    reading = observe.lag_reading(clients, target.cluster_id, target.name)
+    source_region = facts.writer_region or req.from_region  # the writer's region is the SourceRegion dimension
+    reading = observe.lag_reading(clients, target.cluster_id, target.name, source_region)
     if reading is None and req.mode == PLANNED:
         # Right after a switchover the new secondary has not published its first lag datapoint yet.
         def first_sample() -> observe.LagReading:
-            got = observe.lag_reading(clients, target.cluster_id, target.name)
+            got = observe.lag_reading(clients, target.cluster_id, target.name, source_region)
             if got is None:
                 raise NotYet(f"no lag sample for {target.cluster_id} yet")
             return got
@@ -185,17 +186,21 @@ def _lag(
         facts.check("replication lag (RPO at risk)", None, f"{reading.value_ms:g} ms" if reading else "no sample")
         return
     if reading is None:
-        detail = "no lag sample in the last 5 minutes"
+        detail = observe.no_lag_sample(source_region)
         ok = False
     else:
         ok = reading.value_ms <= bound
-        detail = f"{reading.metric} {reading.value_ms:g} ms at {reading.timestamp} (bound {bound:g} ms)"
+        detail = (
+            f"{reading.metric} {reading.value_ms:g} ms at {reading.timestamp}, {reading.age_s:.0f} s old"
+            f" (bound {bound:g} ms)"
+        )
     facts.check("replication lag within bound", ok, detail)
     if not ok:
         if req.force:
             facts.warnings.append(f"--force: proceeding although {detail}")
         else:
-            facts.refusals.append(f"replication lag above the bound: {detail} (--force overrides this check only)")
+            why = "replication lag unknown" if reading is None else "replication lag above the bound"
+            facts.refusals.append(f"{why}: {detail} (--force overrides this check only)")
 
 
 def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:

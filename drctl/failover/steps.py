@@ -34,7 +34,7 @@ def sample_rpo(run: Run) -> dict[str, Any]:
     """The lag sample nearest the promotion: taken right before it is sent (the RPO evidence)."""
     t = run.target
     try:
-        reading = observe.lag_reading(run.clients, t.cluster_id, t.name)
+        reading = observe.lag_reading(run.clients, t.cluster_id, t.name, run.source.name)
     except (ClientError, BotoCoreError) as e:
         if not worth_another_look(e):
             raise to_drctl_error(e, action="cloudwatch:GetMetricData", region=t.name) from e

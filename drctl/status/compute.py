@@ -54,21 +54,29 @@ def _unknown(check_id: str) -> HealthVerdict:
 # --------------------------------------------------------------------------------------------- RPO / RTO
 
 
+def _looked_where(lag: AuroraLag | None) -> str:
+    """' under {A} / {B} in the last N minutes' for a lag read that found nothing ('' if none was made)."""
+    if lag is None or not lag.dimension_sets:
+        return ""
+    sets = " / ".join(f"{{{s}}}" for s in lag.dimension_sets)
+    return f" under {sets} in the last {lag.lookback_s / 60:g} minutes"
+
+
 def rpo_terms(lag: AuroraLag | None, s3_backlog: S3Backlog | None) -> tuple[float | None, tuple[Term, ...]]:
     """Data at risk if the writer region were lost now: the database term (AuroraGlobalDBRPOLag, else
     AuroraGlobalDBReplicationLag) is the headline; S3 ReplicationLatency is a separate term for objects."""
     db_s: float | None = None
-    source = "no lag sample for the non-writer member"
+    source = f"no lag sample for the non-writer member{_looked_where(lag)}"
     if lag is not None:
         sample, metric = lag.rpo_lag_ms, "AuroraGlobalDBRPOLag"
         if sample is None:
             sample, metric = lag.replication_lag_ms, "AuroraGlobalDBReplicationLag"
         if sample is not None:
             db_s = sample.value / 1000.0
-            source = (
-                f"{metric} of {lag.cluster_id} in {lag.region}, sample {sample.age_s:.0f}s old: an estimate, "
-                "a lower bound (what the writer committed after the sample is not in it)"
-            )
+            source = f"{metric} of {lag.cluster_id} in {lag.region}, sample {sample.age_s:.0f}s old"
+            if lag.found_under:
+                source += f" ({{{lag.found_under}}})"
+            source += ": an estimate, a lower bound (what the writer committed after the sample is not in it)"
     terms = [Term("database", db_s, source, estimate=db_s is not None)]
     latency = s3_backlog.replication_latency_s if s3_backlog else None
     terms.append(
@@ -159,7 +167,7 @@ def readiness_reasons(
     if sample is None:
         sample = lag.rpo_lag_ms if lag else None
     if sample is None:
-        reasons.append("no replication lag sample for the secondary")
+        reasons.append(f"no replication lag sample for the secondary{_looked_where(lag)}")
     elif sample.value > obj.max_switchover_lag_ms:
         reasons.append(f"replication lag {sample.value:.0f} ms > max {obj.max_switchover_lag_ms:.0f} ms")
     if rpo_exposure_s is not None and rpo_exposure_s > obj.rpo_s:

@@ -121,7 +121,9 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
         member = gc.member_in(name)
         lag = None
         if member is not None and not member.is_writer:
-            lag = cloudwatch.read_aurora_lag(client("cloudwatch"), member.cluster_id, name)
+            # The writer's region is the SourceRegion dimension of the lag this secondary publishes.
+            source = gc.writer.region if gc.writer is not None else None
+            lag = cloudwatch.read_aurora_lag(client("cloudwatch"), member.cluster_id, name, source)
         return DbReading(gc, lag)
 
     rule = stack.replication_rule_id

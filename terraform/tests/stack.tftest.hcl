@@ -278,3 +278,34 @@ run "stack_output_is_shaped_like_the_stack_file" {
     error_message = "drctl_stack must carry the names drctl reads"
   }
 }
+
+run "replication_lag_is_alarmed_under_both_documented_dimension_sets" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for m in [module.primary, module.secondary] :
+      toset(keys(m.replication_lag_alarms)) == toset(["cluster", "cluster_source_region"])
+      && m.replication_lag_alarms["cluster"].dimensions == tomap({ DBClusterIdentifier = m.cluster_id })
+      && m.replication_lag_alarms["cluster_source_region"].dimensions == tomap({
+        DBClusterIdentifier = m.cluster_id
+        SourceRegion        = m.switch_alarm.for_region # the peer: the writer while this region is secondary
+      })
+      && alltrue([for a in values(m.replication_lag_alarms) : a.metric_name == "AuroraGlobalDBReplicationLag" && a.period % 60 == 0])
+    ])
+    error_message = "each region must alarm on replication lag under {DBClusterIdentifier} and {DBClusterIdentifier, SourceRegion=<peer>}, at standard-resolution periods"
+  }
+  assert {
+    condition     = module.primary.replication_lag_alarms["cluster"].name == "payments-test-use1-aurora-replication-lag"
+    error_message = "the {DBClusterIdentifier} alarm must keep the name of the former single alarm (moved, not replaced)"
+  }
+  assert {
+    condition = alltrue([
+      for m in [module.primary, module.secondary] : alltrue([
+        for metric, lines in m.lag_dashboard_metrics :
+        length(lines) == 2 && contains(flatten(lines), "SourceRegion") && contains(flatten(lines), m.switch_alarm.for_region)
+      ])
+    ])
+    error_message = "the dashboard's lag widgets must graph both dimension sets"
+  }
+}

@@ -42,20 +42,50 @@ resource "aws_cloudwatch_metric_alarm" "switch" {
 
 # ------------------------------------------------------------------------------------------------ alarms
 
+# Aurora publishes its global lag metrics from the secondary, in the secondary's region, and AWS material shows
+# them under {DBClusterIdentifier} and under {DBClusterIdentifier, SourceRegion = the primary's region}
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/dimensions.html). CloudWatch matches dimension
+# sets exactly (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#Dimension),
+# so an alarm on the wrong set sits in INSUFFICIENT_DATA for ever: alarm on both. While this region is the
+# secondary, the writer is the peer, hence SourceRegion = peer_region. drctl reads both sets the same way.
+locals {
+  lag_dimension_sets = {
+    cluster = { DBClusterIdentifier = aws_rds_cluster.this.cluster_identifier }
+    cluster_source_region = {
+      DBClusterIdentifier = aws_rds_cluster.this.cluster_identifier
+      SourceRegion        = var.peer_region
+    }
+  }
+  # Dashboard lines: one per dimension set, [namespace, metric, name1, value1, name2, value2...].
+  lag_graphs = {
+    for metric in ["AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag"] : metric => [
+      for dims in values(local.lag_dimension_sets) : concat(["AWS/RDS", metric], flatten([for k, v in dims : [k, v]]))
+    ]
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_lag" {
-  alarm_name          = "${local.prefix}-aurora-replication-lag"
-  alarm_description   = "Aurora global replication lag into ${local.prefix} above ${var.replication_lag_alarm_ms} ms"
+  for_each = local.lag_dimension_sets
+
+  # The first set keeps the name the single alarm had, so the `moved` block below is a pure address change.
+  alarm_name          = each.key == "cluster" ? "${local.prefix}-aurora-replication-lag" : "${local.prefix}-aurora-replication-lag-${var.peer_region}"
+  alarm_description   = "Aurora global replication lag into ${local.prefix} above ${var.replication_lag_alarm_ms} ms (dimensions ${join(", ", keys(each.value))})"
   namespace           = "AWS/RDS"
   metric_name         = "AuroraGlobalDBReplicationLag"
-  dimensions          = { DBClusterIdentifier = aws_rds_cluster.this.cluster_identifier }
+  dimensions          = each.value
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 3
   threshold           = var.replication_lag_alarm_ms
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching" # the writer publishes no lag of its own
+  treat_missing_data  = "notBreaching" # the writer publishes no lag of its own, and AWS uses one of the two sets
   alarm_actions       = [aws_sns_topic.this.arn]
   ok_actions          = [aws_sns_topic.this.arn]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.replication_lag
+  to   = aws_cloudwatch_metric_alarm.replication_lag["cluster"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
@@ -113,8 +143,8 @@ resource "aws_cloudwatch_dashboard" "this" {
   dashboard_body = jsonencode({
     widgets = [
       for i, w in [
-        { title = "Aurora replication lag (ms)", metrics = [["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", aws_rds_cluster.this.cluster_identifier]] },
-        { title = "Aurora RPO lag (ms)", metrics = [["AWS/RDS", "AuroraGlobalDBRPOLag", "DBClusterIdentifier", aws_rds_cluster.this.cluster_identifier]] },
+        { title = "Aurora replication lag (ms)", metrics = local.lag_graphs.AuroraGlobalDBReplicationLag },
+        { title = "Aurora RPO lag (ms)", metrics = local.lag_graphs.AuroraGlobalDBRPOLag },
         { title = "ALB requests and 5xx", metrics = [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", aws_lb.this.arn_suffix], ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix]] },
         { title = "ASG in service", metrics = [["AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", aws_autoscaling_group.this.name]] },
         { title = "S3 replication backlog", metrics = [["AWS/S3", "OperationsPendingReplication", "SourceBucket", aws_s3_bucket.this.bucket, "DestinationBucket", element(split(":", var.peer_bucket_arn), 5), "RuleId", var.replication_rule_id]] },

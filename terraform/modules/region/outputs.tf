@@ -125,6 +125,23 @@ output "switch_alarm" {
   }
 }
 
+output "replication_lag_alarms" {
+  description = "The Aurora replication-lag alarms of this region, one per dimension set AWS documents: name, metric, dimensions, period."
+  value = {
+    for k, a in aws_cloudwatch_metric_alarm.replication_lag : k => {
+      name        = a.alarm_name
+      metric_name = a.metric_name
+      dimensions  = a.dimensions
+      period      = a.period
+    }
+  }
+}
+
+output "lag_dashboard_metrics" {
+  description = "What this region's dashboard graphs for each Aurora lag metric: one line per dimension set."
+  value       = local.lag_graphs
+}
+
 output "iam_role_arns" {
   description = "ARNs of the IAM roles this module creates."
   value       = [aws_iam_role.app.arn, aws_iam_role.flow_logs.arn, aws_iam_role.replication.arn, aws_iam_role.backup.arn, aws_iam_role.rds_monitoring.arn]

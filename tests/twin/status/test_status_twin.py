@@ -191,3 +191,70 @@ def test_outage_screen_shows_the_region_unreachable_and_the_rest(seeded, capsys)
     assert rc == ExitCode.NOT_READY
     assert "NOT READY" in out and "NO: " in out and "• us-east-1 is unreachable" in out
     assert "available, connected" in out  # the secondary's database row still renders
+
+
+def test_lag_published_with_source_region_is_found(seeded, capsys) -> None:
+    """AWS shows the lag metrics in the secondary's region under {DBClusterIdentifier, SourceRegion}; the lab
+    publishes {DBClusterIdentifier} only, so the test publishes the other set itself (PutMetricData, us-west-2)."""
+    from datetime import UTC, datetime, timedelta
+
+    from drctl.stack import load_stack
+
+    twin, stack = seeded
+    cluster = load_stack(stack).regions["us-west-2"].cluster_id
+    cw = twin.client("cloudwatch", "us-west-2")
+    with_source = [
+        {"Name": "DBClusterIdentifier", "Value": cluster},
+        {"Name": "SourceRegion", "Value": "us-east-1"},
+    ]
+
+    def publish(ms: float) -> None:
+        cw.put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {"MetricName": name, "Dimensions": with_source, "Value": ms, "Unit": "Milliseconds"}
+                for name in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
+            ],
+        )
+
+    RPO_LAG = "AuroraGlobalDBRPOLag"
+
+    def newest(dims: list[dict[str, str]]) -> float | None:
+        now = datetime.now(UTC)
+        resp = cw.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "q",
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/RDS", "MetricName": RPO_LAG, "Dimensions": dims},
+                        "Period": 60,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=2),
+            ScanBy="TimestampDescending",
+        )
+        values = resp["MetricDataResults"][0]["Values"]
+        return max(values) if values else None
+
+    # The twin matches dimension sets exactly, as CloudWatch does: the old single-dimension query misses it.
+    publish(7777)
+    assert newest(with_source) == 7777
+    assert newest([{"Name": "DBClusterIdentifier", "Value": cluster}]) != 7777
+
+    end = time.monotonic() + POLL_S
+    while True:
+        publish(7777)  # each read sees it in the current minute, whatever the lab publishes meanwhile
+        rc, report = status(capsys, stack)
+        if report["regions"]["us-west-2"]["rpo_lag_ms"] == 7777 or time.monotonic() > end:
+            break
+        time.sleep(0.5)
+    west = report["regions"]["us-west-2"]
+    assert west["rpo_lag_ms"] == 7777 and west["replication_lag_ms"] == 7777
+    assert west["rpo_lag_age_s"] is not None and west["rpo_lag_age_s"] < 120
+    database = next(t for t in report["rpo_terms"] if t["name"] == "database")
+    assert "{DBClusterIdentifier,SourceRegion}" in database["source"]
+    assert rc == ExitCode.NOT_READY
+    assert any("replication lag 7777 ms > max 1000 ms" in r for r in report["reasons"])

@@ -321,3 +321,203 @@ def test_sns_topic_missing() -> None:
         stub.add_client_error("get_topic_attributes", "NotFound", http_status_code=404)
         assert sns.read_topic(c, "arn:aws:sns:us-east-1:1:t").exists
         assert not sns.read_topic(c, "arn:aws:sns:us-east-1:1:gone").exists
+
+
+# ---------------------------------------------------------------------- Aurora lag under either dimension set
+
+
+class ExactDimensionsCloudWatch:
+    """GetMetricData as CloudWatch documents it for standard-resolution metrics: a query matches a metric only
+    when its dimension set equals the published one, datapoints are aggregated per Period (start-of-period
+    timestamps, aligned to StartTime), and only [StartTime, EndTime) is searched."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, str, frozenset[tuple[str, str]], datetime, float]] = []
+        self.calls: list[dict] = []
+
+    def publish(self, metric: str, dims: dict[str, str], at: datetime, value: float) -> None:
+        self.points.append(("AWS/RDS", metric, frozenset(dims.items()), at, value))
+
+    def get_metric_data(self, **params):
+        self.calls.append(params)
+        start, end = params["StartTime"], params["EndTime"]
+        results = []
+        for q in params["MetricDataQueries"]:
+            stat = q["MetricStat"]
+            metric, period = stat["Metric"], stat["Period"]
+            wanted = frozenset((d["Name"], d["Value"]) for d in metric["Dimensions"])
+            buckets: dict[datetime, float] = {}
+            for ns, name, dims, at, value in self.points:
+                if (ns, name, dims) != (metric["Namespace"], metric["MetricName"], wanted):
+                    continue
+                if not start <= at < end:
+                    continue
+                bucket = start + timedelta(seconds=(at - start).total_seconds() // period * period)
+                buckets[bucket] = max(value, buckets.get(bucket, value))  # Maximum
+            newest_first = sorted(buckets.items(), reverse=True)
+            results.append(
+                {
+                    "Id": q["Id"],
+                    "Timestamps": [t for t, _ in newest_first],
+                    "Values": [v for _, v in newest_first],
+                    "StatusCode": "Complete",
+                }
+            )
+        return {"MetricDataResults": results}
+
+
+class FakeClients:
+    def __init__(self, cw: ExactDimensionsCloudWatch) -> None:
+        self.cw, self.asked = cw, []
+
+    def client(self, service: str, region: str):
+        self.asked.append((service, region))
+        return self.cw
+
+
+CLUSTER = "payments-prod-usw2"
+ONLY_CLUSTER = {"DBClusterIdentifier": CLUSTER}
+WITH_SOURCE = {"DBClusterIdentifier": CLUSTER, "SourceRegion": "us-east-1"}
+
+
+def publish_both_metrics(cw: ExactDimensionsCloudWatch, dims: dict[str, str], at: datetime, ms: float) -> None:
+    for metric in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag"):
+        cw.publish(metric, dims, at, ms)
+
+
+@pytest.mark.parametrize(
+    ("published", "found_under"),
+    [(ONLY_CLUSTER, cloudwatch.CLUSTER_SET), (WITH_SOURCE, cloudwatch.SOURCE_SET)],
+    ids=["DBClusterIdentifier", "DBClusterIdentifier+SourceRegion"],
+)
+def test_lag_is_found_under_either_documented_dimension_set_in_one_call(
+    published, found_under, monkeypatch
+) -> None:
+    cw = ExactDimensionsCloudWatch()
+    publish_both_metrics(cw, published, NOW - timedelta(seconds=70), 240.0)
+    monkeypatch.setattr(cloudwatch, "datetime", _FrozenDatetime)
+    lag = cloudwatch.read_aurora_lag(cw, CLUSTER, "us-west-2", "us-east-1")
+    assert lag.rpo_lag_ms is not None and lag.rpo_lag_ms.value == 240.0
+    assert lag.replication_lag_ms is not None and lag.replication_lag_ms.value == 240.0
+    assert lag.found_under == found_under
+    assert len(cw.calls) == 1 and len(cw.calls[0]["MetricDataQueries"]) == 4  # 2 metrics x 2 sets, one call
+
+
+def test_the_old_single_dimension_query_misses_lag_published_with_source_region(monkeypatch) -> None:
+    """The fake matches exactly: lag published with SourceRegion is invisible to {DBClusterIdentifier} alone."""
+    cw = ExactDimensionsCloudWatch()
+    publish_both_metrics(cw, WITH_SOURCE, NOW - timedelta(seconds=70), 240.0)
+    monkeypatch.setattr(cloudwatch, "datetime", _FrozenDatetime)
+    without_source = cloudwatch.read_aurora_lag(cw, CLUSTER, "us-west-2")
+    assert without_source.rpo_lag_ms is None and without_source.replication_lag_ms is None
+    wrong_source = cloudwatch.read_aurora_lag(cw, CLUSTER, "us-west-2", "eu-west-1")
+    assert wrong_source.rpo_lag_ms is None and wrong_source.found_under is None
+
+
+def test_lag_reads_use_standard_resolution_periods_and_minute_aligned_windows() -> None:
+    cw = ExactDimensionsCloudWatch()
+    now = datetime(2026, 11, 29, 12, 0, 37, 500000, tzinfo=UTC)
+    cloudwatch.latest_samples(
+        cw,
+        [cloudwatch.MetricQuery("q", "AWS/RDS", "AuroraGlobalDBRPOLag", ONLY_CLUSTER)],
+        now=now,
+    )
+    params = cw.calls[0]
+    for q in params["MetricDataQueries"]:
+        period = q["MetricStat"]["Period"]
+        assert period >= 60 and period % 60 == 0
+    for edge in (params["StartTime"], params["EndTime"]):
+        assert (edge.second, edge.microsecond) == (0, 0)
+    assert params["StartTime"] <= now - cloudwatch.LOOKBACK and params["EndTime"] > now
+    with pytest.raises(ValueError, match="multiple of 60"):
+        cloudwatch.MetricQuery("q", "AWS/RDS", "AuroraGlobalDBRPOLag", ONLY_CLUSTER, period_s=1)
+    with pytest.raises(ValueError, match="multiple of 60"):
+        cloudwatch.MetricQuery("q", "AWS/RDS", "AuroraGlobalDBRPOLag", ONLY_CLUSTER, period_s=90)
+
+
+def test_newest_per_minute_sample_is_found_with_its_period_start_and_age() -> None:
+    cw = ExactDimensionsCloudWatch()
+    now = datetime(2026, 11, 29, 12, 0, 10, tzinfo=UTC)
+    # AWS publishes once a minute and makes a point readable a little later: the newest can be minutes old.
+    too_old = datetime(2026, 11, 29, 11, 54, 50, tzinfo=UTC)  # before the 5-minute window
+    cw.publish("AuroraGlobalDBRPOLag", ONLY_CLUSTER, too_old, 900.0)
+    cw.publish("AuroraGlobalDBRPOLag", WITH_SOURCE, datetime(2026, 11, 29, 11, 56, 20, tzinfo=UTC), 500.0)
+    got = cloudwatch.latest_samples(
+        cw, [cloudwatch.MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", WITH_SOURCE)], now=now
+    )
+    rpo = got["rpo"]
+    assert rpo is not None and rpo.value == 500.0
+    assert rpo.timestamp == datetime(2026, 11, 29, 11, 56, 0, tzinfo=UTC)  # the period's start
+    assert rpo.age_s == 250.0
+    stale = cloudwatch.latest_samples(
+        cw, [cloudwatch.MetricQuery("rpo", "AWS/RDS", "AuroraGlobalDBRPOLag", ONLY_CLUSTER)], now=now
+    )
+    assert stale["rpo"] is None
+
+
+def test_when_both_sets_have_data_the_newest_wins_then_the_larger(monkeypatch) -> None:
+    cw = ExactDimensionsCloudWatch()
+    monkeypatch.setattr(cloudwatch, "datetime", _FrozenDatetime)
+    cw.publish("AuroraGlobalDBRPOLag", ONLY_CLUSTER, NOW - timedelta(seconds=130), 100.0)
+    cw.publish("AuroraGlobalDBRPOLag", WITH_SOURCE, NOW - timedelta(seconds=50), 300.0)
+    assert cloudwatch.read_aurora_lag(cw, CLUSTER, "us-west-2", "us-east-1").rpo_lag_ms.value == 300.0
+    cw.publish("AuroraGlobalDBRPOLag", ONLY_CLUSTER, NOW - timedelta(seconds=40), 700.0)  # same minute
+    lag = cloudwatch.read_aurora_lag(cw, CLUSTER, "us-west-2", "us-east-1")
+    assert lag.rpo_lag_ms.value == 700.0 and lag.found_under == cloudwatch.CLUSTER_SET
+
+
+def test_failover_lag_reading_reports_the_set_and_the_age(monkeypatch) -> None:
+    from drctl.failover import observe
+
+    cw = ExactDimensionsCloudWatch()
+    monkeypatch.setattr(cloudwatch, "datetime", _FrozenDatetime)
+    publish_both_metrics(cw, WITH_SOURCE, NOW - timedelta(seconds=90), 150.0)
+    clients = FakeClients(cw)
+    reading = observe.lag_reading(clients, CLUSTER, "us-west-2", "us-east-1")
+    assert clients.asked == [("cloudwatch", "us-west-2")]  # the secondary's own region
+    assert reading is not None and reading.metric == "AuroraGlobalDBRPOLag" and reading.value_ms == 150.0
+    assert reading.dimensions == cloudwatch.SOURCE_SET and reading.age_s == 120.0
+    assert reading.timestamp == (NOW - timedelta(seconds=120)).isoformat()
+
+
+@pytest.mark.parametrize("published", [ONLY_CLUSTER, WITH_SOURCE], ids=["DBClusterIdentifier", "+SourceRegion"])
+def test_planned_lag_gate_passes_on_a_sample_under_either_set(published, monkeypatch) -> None:
+    facts = _gate(monkeypatch, published, 200.0)
+    check = next(c for c in facts.checks if c["name"] == "replication lag within bound")
+    assert check["ok"] is True and "AuroraGlobalDBRPOLag 200 ms" in check["detail"] and "s old" in check["detail"]
+    assert facts.refusals == []
+
+
+def test_planned_lag_gate_refuses_without_a_sample_and_says_where_it_looked(monkeypatch) -> None:
+    facts = _gate(monkeypatch, None, 0.0)
+    assert len(facts.refusals) == 1
+    refusal = facts.refusals[0]
+    assert refusal.startswith("replication lag unknown: no lag sample under either dimension set")
+    assert "{DBClusterIdentifier} / {DBClusterIdentifier,SourceRegion}" in refusal
+    assert "in the last 5 minutes" in refusal and "--force overrides this check only" in refusal
+
+
+def _gate(monkeypatch, published: dict[str, str] | None, ms: float):
+    from pathlib import Path
+
+    from drctl.failover import preflight
+    from drctl.failover.plan import Facts, Request
+    from drctl.stack import load_stack
+
+    stack = load_stack(Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml")
+    cw = ExactDimensionsCloudWatch()
+    if published is not None:
+        publish_both_metrics(cw, published, NOW - timedelta(seconds=65), ms)
+    monkeypatch.setattr(cloudwatch, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(preflight, "FIRST_SAMPLE_WAIT_S", 0.05)
+    facts = Facts(writer_region="us-east-1")
+    preflight._lag(FakeClients(cw), stack, Request(to_region="us-west-2", from_region="us-east-1"), facts, None)
+    return facts
+
+
+class _FrozenDatetime(datetime):
+    """`datetime.now()` inside drctl.aws.cloudwatch answers NOW (read functions take the clock themselves)."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return NOW

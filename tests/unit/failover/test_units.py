@@ -350,9 +350,6 @@ def test_failback_keeps_the_snapshot_once(stack: Any) -> None:
     again = steps.keep_snapshots(run)  # a resumed run does not copy twice
     assert len(fake.copies) == 1
     copy = fake.copies[0]
-    assert (
-        copy["TargetDBClusterSnapshotIdentifier"]
-        == "drctl-keep-unplanned-global-failover-payments-prod-use1-2026-11-29-12-00"
-    )
+    assert copy["TargetDBClusterSnapshotIdentifier"] == "drctl-keep-ugf-payments-prod-use1-2026-11-29-12-00"
     assert {"Key": "drctl:run", "Value": "20261129T121500Z-ab12"} in copy["Tags"]
     assert [k["already"] for k in first["kept"] + again["kept"]] == [False, True]
