@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from drctl.aws.calls import ApiCall
 from drctl.aws.clients import ClientFactory
-from drctl.aws.errors import to_drctl_error
 from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped, UsageError
 from drctl.failover import steps
 from drctl.failover.lock import RunLock
@@ -29,31 +25,23 @@ from drctl.failover.measure import measure_rpo
 from drctl.failover.plan import PLANNED, UNPLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
+from drctl.failover.stepping import ctrl_c as _ctrl_c
+from drctl.failover.stepping import run_step, test_kill_hook
 from drctl.failover.waiting import Interrupted
 from drctl.journal.events import (
     RunFinished,
     RunRefused,
     RunResumed,
     RunStarted,
-    StepEnded,
-    StepStarted,
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
 from drctl.journal.phases import compute_phases, critical_path_s, operator_seconds
 from drctl.stack import Stack
 
-# Test-only: `DRCTL_TEST_KILL_AT=<step>:<before|after>` (or `promote:sent`) makes drctl SIGKILL itself there,
-# so tests can prove that --resume recovers from a crash at every step boundary.
-TEST_KILL_ENV = "DRCTL_TEST_KILL_AT"
 FAILOVER_MAX_ATTEMPTS = 8  # botocore standard mode attempts for reads during a failover (throttling is normal)
 
 Progress_ = Callable[[str], None]
 Confirm = Callable[[str], bool]
-
-
-def test_kill_hook(point: str) -> None:
-    if os.environ.get(TEST_KILL_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -190,51 +178,18 @@ class _Runner:
     # ----------------------------------------------------------------------------------------- steps
 
     def step(self, name: str, fn: Callable[[steps.Run], dict[str, Any]], *, skip_done: bool = True) -> None:
-        if skip_done and self.prior is not None and name in self.prior.done:
-            self.run.results[name] = self.prior.done[name].result or {}
-            self.progress(f"{name}: done in an earlier attempt, skipped")
-            return
-        if self.run.stop_event.is_set():
-            raise Interrupted(name)
-        self.recorder.begin(name)
-        self.journal.append(StepStarted(step=name))
-        test_kill_hook(f"{name}:before")
-        started = time.monotonic()
-        outcome, error, result = "ok", None, {}
-        try:
-            result = fn(self.run)
-        except Interrupted:
-            outcome = "interrupted"
-            raise
-        except Refused as e:
-            outcome, error = "refused", str(e)
-            raise
-        except DrctlError as e:
-            outcome, error = "failed", str(e)
-            raise
-        except (ClientError, BotoCoreError) as e:  # an AWS error no step expected: one line, FAILED or auth
-            outcome, error = "failed", f"{type(e).__name__}: {e}"
-            op = getattr(e, "operation_name", name)
-            raise to_drctl_error(e, action=f"{op} ({name} step)", region=self.req.to_region) from e
-        except BaseException as e:
-            outcome, error = "error", f"{type(e).__name__}: {e}"
-            raise
-        finally:
-            calls = self.recorder.calls(name)
-            self.journal.append(
-                StepEnded(
-                    step=name,
-                    outcome=outcome,
-                    elapsed_s=round(time.monotonic() - started, 3),
-                    result=result,
-                    calls=calls,
-                    request_ids=[c["request_id"] for c in calls if c.get("request_id")],
-                    retries=sum(int(c.get("retries", 0)) for c in calls),
-                    error=error or "",
-                )
-            )
-        self.run.results[name] = result
-        test_kill_hook(f"{name}:after")
+        run_step(
+            name,
+            lambda: fn(self.run),
+            journal=self.journal,
+            recorder=self.recorder,
+            results=self.run.results,
+            stop=self.run.stop_event,
+            region=self.req.to_region,
+            progress=self.progress,
+            prior=self.prior,
+            skip_done=skip_done,
+        )
 
     def parallel(self, *named: tuple[str, Callable[[steps.Run], dict[str, Any]]]) -> None:
         with ThreadPoolExecutor(max_workers=len(named), thread_name_prefix="drctl-step") as pool:
@@ -373,25 +328,6 @@ def _confirm_text(req: Request, calls: list[ApiCall]) -> str:
         lines.append("Data not yet replicated to the target WILL BE LOST.")
     lines.append("Proceed?")
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _ctrl_c(stop: threading.Event, progress: Progress_, run_id: str) -> Iterator[None]:
-    """First Ctrl-C: finish the current step, then stop. Second Ctrl-C: stop now."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-        progress(f"Ctrl-C: stopping after the current step; resume with `drctl failover --resume {run_id}`")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def start(

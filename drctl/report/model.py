@@ -236,6 +236,9 @@ def _after(results: dict[str, dict[str, Any]], target: str, unchanged: Topology 
         why = "unchanged: the run changed nothing"
         return Topology(unchanged.writer, why, unchanged.serving, why)
     verify = results.get("verify") or {}
+    if isinstance(verify.get("writer"), str):  # a rejoin's verify: the re-formed global database, read back
+        why = f"DescribeGlobalClusters in {target} at verification (rejoin)"
+        return Topology(str(verify["writer"]), why, None, "not changed: a rejoin moves no traffic")
     promote = results.get("promote") or {}
     state = (verify.get("writer") or {}).get("state") or promote.get("after") or {}
     if promote.get("detached"):

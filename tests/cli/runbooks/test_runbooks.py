@@ -17,6 +17,7 @@ REQUIRED = (
     "failback.md",
     "game-day-on-the-twin.md",
     "when-drctl-fails.md",
+    "after-detach.md",
 )
 SECTIONS = ("## When to use it", "## Decision points", "## Steps", "## Verify", "## Roll back")
 
