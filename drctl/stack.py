@@ -238,15 +238,15 @@ def _aws(r: _Reader) -> AwsSettings:
         endpoints=endpoints,
         static_access_key_id=key_id,
         static_secret_access_key=creds.opt("secret_access_key", str, "") or None,
-        connect_timeout_s=r.opt("connect_timeout_s", float, 2.0),
-        read_timeout_s=r.opt("read_timeout_s", float, 5.0),
+        connect_timeout_s=r.opt("connect_timeout_s", float, _AWS.connect_timeout_s),
+        read_timeout_s=r.opt("read_timeout_s", float, _AWS.read_timeout_s),
         max_attempts=_attempts(r),
         account_id=r.opt("account_id", str, "") or None,
     )
 
 
 def _attempts(r: _Reader) -> int:
-    value = r.opt("max_attempts", int, 4)
+    value = r.opt("max_attempts", int, _AWS.max_attempts)
     if value < 1:
         raise r.fail("max_attempts", f"counts every attempt, the first included: at least 1, got {value}")
     return value
@@ -294,26 +294,34 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         zone_id=r53.req("zone_id", str),
         record_name=r53.req("record_name", str),
         record_ttl_s=r53.opt("ttl_s", int, 60),
-        health_check_interval_s=r53.opt("health_check_interval_s", int, 30),
-        health_check_failure_threshold=r53.opt("health_check_failure_threshold", int, 3),
+        health_check_interval_s=r53.opt("health_check_interval_s", int, Stack.health_check_interval_s),
+        health_check_failure_threshold=r53.opt(
+            "health_check_failure_threshold", int, Stack.health_check_failure_threshold
+        ),
         regions=regions,
         objectives=Objectives(
-            rpo_s=_not_negative(obj, "rpo_s", 5.0),
-            rto_s=_not_negative(obj, "rto_s", 600.0),
-            max_switchover_lag_ms=_not_negative(obj, "max_switchover_lag_ms", 1000.0),
+            rpo_s=_not_negative(obj, "rpo_s", _OBJECTIVES.rpo_s),
+            rto_s=_not_negative(obj, "rto_s", _OBJECTIVES.rto_s),
+            max_switchover_lag_ms=_not_negative(obj, "max_switchover_lag_ms", _OBJECTIVES.max_switchover_lag_ms),
         ),
         switch=Switch(
-            namespace=sw.opt("namespace", str, "drctl/Failover"),
-            metric_name=sw.opt("metric_name", str, "RegionDrained"),
-            dimension_name=sw.opt("dimension_name", str, "Region"),
+            namespace=sw.opt("namespace", str, _SWITCH.namespace),
+            metric_name=sw.opt("metric_name", str, _SWITCH.metric_name),
+            dimension_name=sw.opt("dimension_name", str, _SWITCH.dimension_name),
         ),
         aws=_aws(root.table("aws", required=False)),
         failover=FailoverSettings(
-            detach_after_s=_not_negative(root.table("failover", required=False), "detach_after_s", 60.0)
+            detach_after_s=_not_negative(
+                root.table("failover", required=False), "detach_after_s", FailoverSettings.detach_after_s
+            )
         ),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
         source=path,
     )
+
+
+# Every default is the dataclass's own (one place); the parser only reads what the file overrides.
+_AWS, _OBJECTIVES, _SWITCH = AwsSettings(), Objectives(), Switch()
 
 
 def resolve_stack_path(explicit: str | Path | None = None) -> Path:
