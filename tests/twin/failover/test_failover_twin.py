@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from failover_helpers import GLOBAL_ID, PROMOTIONS, failover, lab_healthy, mutations, promotions, writer_region
 
+from drctl.aws.rds import keep_snapshot_id
 from drctl.cli.app import run
 from drctl.errors import ExitCode
 from drctl.stack import load_stack
@@ -203,7 +204,7 @@ def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(
     assert calls == [("CopyDBClusterSnapshot", calls[0][1])], calls
     assert rc == ExitCode.FAILED and back["outcome"] == "failed"
     last = back["_stderr"].splitlines()[-1]
-    assert snap in last and f"drctl-keep-{snap}" in last and "--resume" in last
+    assert snap in last and keep_snapshot_id(snap) in last and "--resume" in last
     assert writer_region(twin) == "us-west-2" and promotions(twin) == []
 
 
