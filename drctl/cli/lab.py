@@ -68,7 +68,8 @@ def up(
     as_json: JsonOpt = False,
 ) -> None:
     """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
-    from drctl.lab.runtime import default_ports, info_as_dict, lab_up, validate_regions
+    from drctl.lab.ports import default_ports
+    from drctl.lab.runtime import info_as_dict, lab_up, validate_regions
 
     regs = validate_regions([r.strip() for r in regions.split(",") if r.strip()])
     if port_base is not None and not 1 <= port_base <= 65535 - 9:

@@ -28,7 +28,8 @@ def demo(
     from rich.console import Console
 
     from drctl.demo.story import run_demo
-    from drctl.lab.runtime import DEFAULT_REGIONS, default_ports
+    from drctl.lab.ports import default_ports
+    from drctl.lab.runtime import DEFAULT_REGIONS
     from drctl.stack import drctl_home
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
