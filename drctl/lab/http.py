@@ -1,8 +1,8 @@
 """The lab gateway's request/response types and its middleware contract.
 
-The gateway (drctl/lab/gateway.py) parses each AWS request once into a LabRequest, runs it through a chain
-of middleware, and the last link forwards it to the emulator. A middleware either answers itself
-(short-circuit), or calls `forward(req)` and may rewrite what comes back:
+The gateway (drctl/lab/gateway.py) parses each AWS request once into a LabRequest (drctl/lab/protocol.py),
+runs it through a chain of middleware (faults, then models), and the last link forwards it to the emulator.
+A middleware either answers itself (short-circuit), or calls `forward(req)` and may rewrite what comes back:
 
     class HealthChecks:
         def __call__(self, req: LabRequest, forward: Forward) -> LabResponse:
