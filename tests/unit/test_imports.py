@@ -16,10 +16,6 @@ import pytest
 DRCTL = Path(__file__).resolve().parents[2] / "drctl"
 # The twin depends on nothing of the app: only itself and the plain data and errors below everything.
 LAB_MAY_IMPORT = frozenset({"lab", "stack", "errors", "models"})
-# drctl/failover/runner.py writes the reports itself; the CLI will compose a run and its report once the
-# journal work (branch core) lands. Until then this one import is left out of the cycle check; the xfail on
-# test_failover_and_report_do_not_import_each_other turns red when it is gone, and both go together.
-PENDING_EDGES = frozenset({("drctl.failover.runner", "drctl.report")})
 
 Graph = Mapping[str, set[str]]  # module -> drctl modules (or packages) it imports
 
@@ -82,14 +78,14 @@ def lab_violations(graph: Graph) -> list[str]:
     ]
 
 
-def package_cycles(graph: Graph, pending: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+def package_cycles(graph: Graph) -> list[str]:
     """Cycles between top-level packages, each with the module imports that make it."""
     edges: dict[str, set[str]] = {}
     why: dict[tuple[str, str], list[str]] = {}
     for module, targets in graph.items():
         for target in targets:
             a, b = unit(module), unit(target)
-            if a != b and (module, target) not in pending:
+            if a != b:
                 edges.setdefault(a, set()).add(b)
                 why.setdefault((a, b), []).append(f"{module} -> {target}")
     found = []
@@ -160,15 +156,9 @@ def test_the_lab_imports_only_itself_plain_data_and_errors(graph: Graph) -> None
 
 
 def test_no_import_cycles_between_drctl_packages(graph: Graph) -> None:
-    assert package_cycles(graph, PENDING_EDGES) == []
+    assert package_cycles(graph) == []
 
 
-def test_the_pending_edge_is_real(graph: Graph) -> None:
-    """The one import left out of the cycle check exists (else drop it from PENDING_EDGES)."""
-    assert all(target in graph.get(module, set()) for module, target in PENDING_EDGES)
-
-
-@pytest.mark.xfail(strict=True, reason="journal work in progress on branch core")
 def test_failover_and_report_do_not_import_each_other(graph: Graph) -> None:
     """The CLI composes a run and its report; neither capability imports the other."""
     assert cross_imports(graph, "failover", "report") == []
