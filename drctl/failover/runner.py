@@ -35,7 +35,7 @@ from drctl.journal.events import (
     RunStarted,
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
-from drctl.journal.phases import compute_phases, critical_path_s, operator_seconds
+from drctl.journal.phases import compute_phases, critical_path_s, headline, operator_seconds, recovery_points
 from drctl.stack import Stack
 
 FAILOVER_MAX_ATTEMPTS = 8  # botocore standard mode attempts for reads during a failover (throttling is normal)
@@ -55,6 +55,8 @@ class RunReport:
     rpo: dict[str, Any] = field(default_factory=dict)
     rto_s: float | None = None
     rto_source: str = ""
+    run_s: float | None = None  # the run's own duration: a phase, not the headline RTO
+    recovery: list[dict[str, Any]] = field(default_factory=list)  # milestones with their sources
     phases: list[dict[str, Any]] = field(default_factory=list)
     critical_path_s: float | None = None
     verification: dict[str, Any] = field(default_factory=dict)
@@ -75,6 +77,8 @@ class RunReport:
             "rpo": self.rpo,
             "rto_s": self.rto_s,
             "rto_source": self.rto_source,
+            "run_s": self.run_s,
+            "recovery": self.recovery,
             "phases": self.phases,
             "critical_path_s": self.critical_path_s,
             "verification": self.verification,
@@ -269,11 +273,19 @@ class _Runner:
         log = self.journal.read()
         ph = compute_phases(log)
         if self.prior is None:
-            rto = round(time.monotonic() - self.t0 - operator_seconds(ph), 3)
-            rto_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
+            run_s = round(time.monotonic() - self.t0 - operator_seconds(ph), 3)
+            run_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
         else:
-            rto = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
-            rto_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
+            run_s = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
+            run_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
+        points = recovery_points(log)
+        head = headline(points)
+        if head is not None:
+            rto, rto_source = head.at_s, f"{head.name}: {head.source} (from drctl's start, prompt excluded)"
+        else:
+            rto = run_s
+            why = (self.run.results.get("verify", {}).get("dns") or {}).get("detail", "no DNS check was made")
+            rto_source = f"the run's own duration ({run_source}): no DNS answer naming the target seen ({why})"
         res = self.run.results
         rpo = (
             measure_rpo(self.req.mode, res.get("sample_rpo"), self.run.facts.lag)
@@ -291,6 +303,8 @@ class _Runner:
             rpo=rpo,
             rto_s=rto,
             rto_source=rto_source,
+            run_s=run_s,
+            recovery=[p.to_dict() for p in points],
             phases=[p.to_dict() for p in ph],
             critical_path_s=critical_path_s(ph),
             verification=res.get("verify", {}),
@@ -349,6 +363,7 @@ def start(
             mode=req.mode,
             pid=os.getpid(),
             objectives=asdict(stack.objectives),
+            clock_start=round(time.time() - (time.monotonic() - started if started is not None else 0.0), 3),
         )
     )
     progress(f"run {run_id}: journal {journal.path}")

@@ -169,7 +169,12 @@ def flip(run: Run) -> dict[str, Any]:
             _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         resp = call.send(run.clients)
-        done.append({**call.describe(), "request_id": resp.get("ResponseMetadata", {}).get("RequestId", "")})
+        rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
+        done.append({**call.describe(), "request_id": rid})
+        if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 1:
+            run.milestone("switch datapoint put", f"PutMetricData in {call.region}, request id {rid}")
+        elif call.operation == "UpdateHealthCheck":
+            run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
     return {"calls": done}
 
 

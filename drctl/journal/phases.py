@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from drctl.journal.events import STEP_OUTCOMES, StepEnded, StepStarted
+from drctl.journal.events import STEP_OUTCOMES, Milestone, StepEnded, StepStarted
 from drctl.journal.log import RunLog
 
 PHASE_OF = {
@@ -124,3 +124,66 @@ def _union(spans: list[tuple[float, float]]) -> float:
 def _worse(a: str, b: str) -> str:
     rank = {name: i for i, name in enumerate(STEP_OUTCOMES)}
     return a if rank.get(a, len(STEP_OUTCOMES)) >= rank.get(b, len(STEP_OUTCOMES)) else b
+
+
+# ------------------------------------------------------------------------------------------- recovery
+# RTO as users see it: milestones from the run's start to the moment users can reach the target, each with its
+# source. The headline is when the zone's authoritative servers answer with the target ("DNS answers target"),
+# or when the target serves through the public name if that was probed; the run's own duration stays a phase.
+RECOVERY_ORDER = (
+    "promotion sent",
+    "database writable",
+    "switch datapoint put",
+    "health check changed",
+    "alarm in ALARM",
+    "DNS answers target",
+    "clients converge",
+    "target serving",
+    "application healthy",
+)
+HEADLINE = ("target serving", "DNS answers target")  # the first of these the run observed
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    name: str
+    at_s: float  # seconds from the RTO clock's start (drctl's process start)
+    source: str
+    bound: bool = False  # a bound (e.g. DNS answer + TTL), not an observation
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def clock_start(log: RunLog) -> float:
+    """Epoch seconds when the run's RTO clock started (drctl's process start, else the header's time)."""
+    return log.header.clock_start or log.started_at.timestamp()
+
+
+def recovery_points(log: RunLog) -> list[RecoveryPoint]:
+    """The run's recovery milestones, first observation of each, in the documented order; times from the RTO
+    clock's start with the operator's time at the confirmation prompt left out (it precedes every milestone)."""
+    t0 = clock_start(log) + operator_seconds(compute_phases(log))
+    first: dict[str, Milestone] = {}
+    for m in log.of(Milestone):
+        first.setdefault(m.name, m)
+    points = [RecoveryPoint(n, round(m.at_epoch - t0, 3), m.source) for n, m in first.items()]
+    dns = first.get("DNS answers target")
+    if dns is not None and dns.detail.get("ttl_s") is not None and "clients converge" not in first:
+        ttl = float(dns.detail["ttl_s"])
+        points.append(
+            RecoveryPoint(
+                "clients converge",
+                round(dns.at_epoch - t0 + ttl, 3),
+                f"bound: DNS answers target + the record's TTL ({ttl:g} s) — resolvers may keep the old answer "
+                "that long",
+                bound=True,
+            )
+        )
+    rank = {n: i for i, n in enumerate(RECOVERY_ORDER)}
+    return sorted(points, key=lambda p: (rank.get(p.name, len(rank)), p.at_s))
+
+
+def headline(points: list[RecoveryPoint]) -> RecoveryPoint | None:
+    by_name = {p.name: p for p in points}
+    return next((by_name[n] for n in HEADLINE if n in by_name), None)

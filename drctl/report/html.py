@@ -102,6 +102,21 @@ def render_html(m: RunModel) -> str:
         "<h2>Timeline</h2>",
         timeline_svg(m),
         _table(["Phase", "Start", "End", "Duration", "Steps", "Outcome"], phases),
+        *(
+            [
+                "<h2>Recovery, as users see it</h2>",
+                "<p>Seconds from drctl's start (the confirmation prompt left out).</p>",
+                _table(
+                    ["Milestone", "At", "Source"],
+                    [
+                        [_e(p.name + (" (bound)" if p.bound else "")), _e(num(p.at_s)), _e(p.source)]
+                        for p in m.recovery
+                    ],
+                ),
+            ]
+            if m.recovery
+            else []
+        ),
         "<h2>Topology</h2>",
         _table(["", "Before", "After"], topology),
     ]

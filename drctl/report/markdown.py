@@ -100,6 +100,22 @@ def _timeline(m: RunModel) -> list[str]:
         out.append(
             f"- **{what}** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(m.rto_start_s + m.rto_s)}."
         )
+    if m.run_s is not None:
+        out.append(f"- **The run itself** took {num(m.run_s)} (drctl's own clock; a phase, not the RTO).")
+    if m.recovery:
+        out += [
+            "",
+            "### Recovery, as users see it",
+            "",
+            "Seconds from drctl's start (the confirmation prompt left out).",
+            "",
+            "| Milestone | At | Source |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {p.name}{' (bound)' if p.bound else ''} | {num(p.at_s)} | {cell(p.source)} |" for p in m.recovery
+        ]
+        out.append("")
     s = m.rpo_sample
     if s is not None:
         out.append(

@@ -14,7 +14,7 @@ from typing import Any
 from drctl.journal.events import NOTHING_MOVED, RunRefused, StepEnded, StepStarted
 from drctl.journal.log import RunLog
 from drctl.journal.phases import PHASE_ORDER as PHASES
-from drctl.journal.phases import Phase, compute_phases
+from drctl.journal.phases import Phase, RecoveryPoint, compute_phases, recovery_points
 
 __all__ = ["NOTHING_MOVED", "PHASES", "Phase", "RunModel", "build_model", "load_model", "load_records"]
 
@@ -79,6 +79,8 @@ class RunModel:
     rto_s: float | None
     rto_source: str
     rto_start_s: float | None  # where the RTO clock started, relative to the run header (may be < 0)
+    recovery: list[RecoveryPoint]  # milestones from drctl's start to users reaching the target, with sources
+    run_s: float | None  # the run's own duration (a phase; the headline RTO is when DNS answers the target)
     rpo_s: float | None
     rpo_source: str
     rpo_evidence: str
@@ -150,6 +152,8 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         rto_s=rto_s,
         rto_source=rto_source,
         rto_start_s=rto_start_s,
+        recovery=recovery_points(log),
+        run_s=_float(report.get("run_s")) if finish else None,
         rpo_s=None if rpo_s is None else float(rpo_s),
         rpo_source=str(rpo.get("source", "no finish record: the run did not report an RPO")),
         rpo_evidence=str(rpo.get("evidence", "")),
@@ -186,7 +190,11 @@ def _rto(log: RunLog, last_s: float) -> tuple[float | None, str, float | None]:
     finish = log.finished
     if finish is not None and finish.report.get("rto_s") is not None:
         rto = float(finish.report["rto_s"])
-        return rto, str(finish.report.get("rto_source", "")), round(log.rel(finish) - rto, 3)
+        if log.header.clock_start:  # where drctl's clock started, relative to the header (before it: imports)
+            start = round(log.header.clock_start - log.started_at.timestamp(), 3)
+        else:  # older journals: the RTO was the run's own duration, ending at the finish line
+            start = round(log.rel(finish) - rto, 3)
+        return rto, str(finish.report.get("rto_source", "")), start
     return (
         round(last_s, 3),
         "estimate: journal timestamps from the run header to its last line (the run did not finish)",
