@@ -155,7 +155,10 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def lab(twin: Twin) -> Iterator[Twin]:
-    twin.control.reset()
+    from drctl.lab.models import SHORT_DURATIONS
+
+    twin.control.reset()  # back to AWS-magnitude durations (minutes): tests run on seconds-scale ones
+    twin.control.set_durations(**SHORT_DURATIONS)
     yield twin
 
 

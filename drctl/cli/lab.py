@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -178,14 +179,27 @@ def faults(
     typer.echo(f"lab: throttling {throttle:.0%}, server errors {errors:.0%}")
 
 
+class LagDimensions(StrEnum):
+    source_region = "source-region"
+    cluster = "cluster"
+    both = "both"
+
+
 @lab_app.command("set-lag")
 def set_lag(
     lag: Annotated[str, typer.Argument(help="Simulated Aurora replication lag. Example: 2500ms, 3s")],
+    dimensions: Annotated[
+        LagDimensions,
+        typer.Option(
+            help="Dimension set of the published lag metrics: source-region (DBClusterIdentifier + SourceRegion, "
+            "as AWS publishes them), cluster (DBClusterIdentifier alone), or both."
+        ),
+    ] = LagDimensions.source_region,
 ) -> None:
-    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms"""
+    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms --dimensions both"""
     ms = parse_duration_ms(lag)
-    _admin(lambda c: c.set_lag(ms))
-    typer.echo(f"lab: simulated replication lag {ms:g} ms")
+    _admin(lambda c: c.set_lag(ms, dimensions.value))
+    typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
 
 
 @lab_app.command("set-backlog")
@@ -216,15 +230,29 @@ def durations(
     failover: Annotated[float | None, typer.Option(help="Global failover, seconds.")] = None,
     promote: Annotated[float | None, typer.Option(help="Cluster promotion, seconds.")] = None,
     warmup: Annotated[float | None, typer.Option(help="New instances turning healthy, seconds.")] = None,
+    resync: Annotated[
+        float | None, typer.Option(help="Rebuild of the old primary after a managed failover, seconds.")
+    ] = None,
+    retention_day: Annotated[
+        float | None,
+        typer.Option(help="Seconds one day of backup retention lasts (the unplanned-failover snapshot's life)."),
+    ] = None,
 ) -> None:
-    """Set how long modelled transitions take in the lab. Example: drctl lab durations --switchover 3"""
-    given = {
-        f"{k}_s": v
-        for k, v in (("switchover", switchover), ("failover", failover), ("promote", promote), ("warmup", warmup))
-        if v is not None
-    }
+    """Set how long modelled transitions take in the lab (defaults: AWS's minutes). Example: drctl lab durations
+    --switchover 3 --resync 5"""
+    options = (
+        ("switchover", switchover),
+        ("failover", failover),
+        ("promote", promote),
+        ("warmup", warmup),
+        ("resync", resync),
+        ("retention_day", retention_day),
+    )
+    given = {f"{k}_s": v for k, v in options if v is not None}
     if not given:
-        raise typer.BadParameter("give at least one of --switchover, --failover, --promote, --warmup")
+        raise typer.BadParameter(
+            "give at least one of --switchover, --failover, --promote, --warmup, --resync, --retention-day"
+        )
     _admin(lambda c: c.set_durations(**given))
     typer.echo("lab: durations " + ", ".join(f"{k.removesuffix('_s')} {v:g} s" for k, v in given.items()))
 

@@ -53,11 +53,15 @@ class LabControl:
         return self._call("POST", "app-fault", {"region": region, "failing": failing})
 
     def set_durations(self, **seconds: float) -> dict[str, Any]:
-        """switchover_s, failover_s, promote_s, warmup_s."""
+        """switchover_s, failover_s, promote_s, warmup_s, resync_s, retention_day_s (drctl/lab/models.py)."""
         return self._call("POST", "durations", dict(seconds))
 
-    def set_lag(self, ms: float) -> dict[str, Any]:
-        return self._call("POST", "lag", {"ms": ms})
+    def set_lag(self, ms: float, dimensions: str | None = None) -> dict[str, Any]:
+        """The published lag; `dimensions`: source-region (as AWS, the default), cluster, or both."""
+        body: dict[str, Any] = {"ms": ms}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        return self._call("POST", "lag", body)
 
     def set_backlog(self, operations: int, bytes_: int) -> dict[str, Any]:
         return self._call("POST", "backlog", {"operations": operations, "bytes": bytes_})
