@@ -170,13 +170,35 @@ def faults(
         float, typer.Option(help="Share of calls answered with Throttling (0-1). Example: 0.2")
     ] = 0.0,
     errors: Annotated[float, typer.Option(help="Share of calls answered with a 500 (0-1). Example: 0.05")] = 0.0,
+    fail: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail", metavar="OP", help="Answer this operation InternalFailure (500) without acting (repeatable)."
+        ),
+    ] = None,
+    lose_answer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lose-answer",
+            metavar="OP",
+            help="Act on this operation, then drop the connection before the answer (repeatable). "
+            "Example: --lose-answer FailoverGlobalCluster",
+        ),
+    ] = None,
 ) -> None:
-    """Inject throttling and server errors (0 turns them off). Example: drctl lab faults --throttle 0.2"""
+    """Inject throttling, server errors and per-operation faults (none given: all off). Example: drctl lab faults
+    --lose-answer FailoverGlobalCluster"""
     for name, value in (("--throttle", throttle), ("--errors", errors)):
         if not 0.0 <= value <= 1.0:
             raise typer.BadParameter(f"{name} must be between 0 and 1, got {value:g}")
-    _admin(lambda c: c.set_faults(throttle, errors))
-    typer.echo(f"lab: throttling {throttle:.0%}, server errors {errors:.0%}")
+    for op in [*(fail or []), *(lose_answer or [])]:
+        if not re.fullmatch(r"[A-Za-z0-9]+", op):
+            raise typer.BadParameter(f"expected an AWS operation name such as FailoverGlobalCluster, got {op!r}")
+    _admin(lambda c: c.set_faults(throttle, errors, fail=fail, lose_answer=lose_answer))
+    line = f"lab: throttling {throttle:.0%}, server errors {errors:.0%}"
+    line += f"; failing: {', '.join(fail)}" if fail else ""
+    line += f"; answers lost: {', '.join(lose_answer)}" if lose_answer else ""
+    typer.echo(line)
 
 
 class LagDimensions(StrEnum):

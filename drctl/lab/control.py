@@ -32,8 +32,23 @@ class LabControl:
     def set_latency(self, ms: float, jitter_ms: float = 0.0) -> dict[str, Any]:
         return self._call("POST", "latency", {"ms": ms, "jitter_ms": jitter_ms})
 
-    def set_faults(self, throttle_rate: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
-        return self._call("POST", "faults", {"throttle_rate": throttle_rate, "error_rate": error_rate})
+    def set_faults(
+        self,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        *,
+        fail: list[str] | None = None,
+        lose_answer: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Rates of throttling and 500s over all calls; per operation: `fail` answers InternalFailure without
+        acting, `lose_answer` acts on the call and then drops the connection unanswered. Replaces all faults."""
+        body = {
+            "throttle_rate": throttle_rate,
+            "error_rate": error_rate,
+            "fail": list(fail or []),
+            "lose_answer": list(lose_answer or []),
+        }
+        return self._call("POST", "faults", body)
 
     def requests(self) -> list[dict[str, Any]]:
         """The gateway's request log: ts, port_role, region, service, operation, status (+ params if mutating)."""

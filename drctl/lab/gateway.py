@@ -289,6 +289,11 @@ class Injected:
     down: set[str] = field(default_factory=set)  # port roles whose sockets are closed
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    fail_ops: set[str] = field(default_factory=set)  # answered InternalFailure (500) without acting
+    lose_answer_ops: set[str] = field(default_factory=set)  # acted on, then the connection drops unanswered
+
+
+DROP_HEADER = "x-lab-drop-answer"  # internal: the handler closes the connection instead of answering
 
 
 class Gateway:
@@ -366,6 +371,7 @@ class Gateway:
         self.injected.latency_ms = self.injected.jitter_ms = 0.0
         self.throttle.set(0.0)
         self.errors.set(0.0)
+        self.injected.fail_ops, self.injected.lose_answer_ops = set(), set()
         self.clear_requests()
 
     # the request chain: log -> latency -> faults -> models -> emulator
@@ -386,6 +392,8 @@ class Gateway:
             "operation": req.operation,
             "status": resp.status,
         }
+        if DROP_HEADER in resp.headers:
+            entry["answer_lost"] = True
         if is_mutating(req.operation):
             entry["params"] = redact_params(req.params)
         line = json.dumps(entry, sort_keys=True) + "\n"
@@ -406,8 +414,14 @@ class Gateway:
             error = not throttle and self.errors.fire()
         if throttle:
             return throttled(req)
-        if error:
+        if error or req.operation in self.injected.fail_ops:
             return server_error(req)
+        if req.operation in self.injected.lose_answer_ops:
+            # Accepted and acted on (the models and the emulator see it), but the answer never reaches the
+            # client: the ambiguous outcome of a dropped connection or a read timeout.
+            resp = forward(req)
+            resp.headers[DROP_HEADER] = "1"
+            return resp
         return forward(req)
 
     def _forward(self, req: LabRequest) -> LabResponse:
@@ -467,7 +481,12 @@ class Gateway:
             "emulator_url": self.emulator_url,
             "outages": sorted(self.injected.down),
             "latency": {"ms": self.injected.latency_ms, "jitter_ms": self.injected.jitter_ms},
-            "faults": {"throttle_rate": self.throttle.rate, "error_rate": self.errors.rate},
+            "faults": {
+                "throttle_rate": self.throttle.rate,
+                "error_rate": self.errors.rate,
+                "fail": sorted(self.injected.fail_ops),
+                "lose_answer": sorted(self.injected.lose_answer_ops),
+            },
             "models": not isinstance(self.models, _NoModels),
         }
 
@@ -491,6 +510,8 @@ class Gateway:
                 with self._lock:
                     self.throttle.set(float(body.get("throttle_rate", 0.0)))
                     self.errors.set(float(body.get("error_rate", 0.0)))
+                    self.injected.fail_ops = _operations(body.get("fail", []))
+                    self.injected.lose_answer_ops = _operations(body.get("lose_answer", []))
                 return LabResponse.json(200, self.status())
             if (method, name) == ("GET", "requests"):
                 return LabResponse.json(200, {"requests": self.requests()})
@@ -506,6 +527,14 @@ class Gateway:
         if delegated is not None:
             return delegated
         return LabResponse.json(404, {"error": f"no lab admin endpoint {method} {path}"})
+
+
+def _operations(value: Any) -> set[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9]+", v) for v in value
+    ):
+        raise ValueError("operations must be a list of AWS operation names, e.g. FailoverGlobalCluster")
+    return set(value)
 
 
 def _bind(link: Middleware, nxt: Forward) -> Forward:
@@ -606,6 +635,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _send(self, resp: LabResponse) -> None:
+        if DROP_HEADER in resp.headers:  # --lose-answer: the request was acted on; the client hears nothing
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             if k.lower() not in _HOP_BY_HOP:

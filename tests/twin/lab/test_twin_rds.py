@@ -197,3 +197,28 @@ def test_lag_dimension_sets_can_be_chosen(lab: Any) -> None:
     assert _eventually(lambda: _dimension_sets(west_cw, "AuroraGlobalDBRPOLag"), want) == want
     with pytest.raises(Exception, match="unknown dimensions"):
         lab.control.set_lag(700, dimensions="region")
+
+
+def test_a_lost_answer_is_acted_on_once_and_a_failing_operation_not_at_all(lab: Any) -> None:
+    from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    primary, secondary = _global_cluster(lab)
+    lab.control.set_durations(failover_s=0, resync_s=0)
+    one_try = lab.client("rds", WEST, retries={"total_max_attempts": 1}, read_timeout=5)
+    lab.control.set_faults(fail=["SwitchoverGlobalCluster"])
+    with pytest.raises(ClientError) as e:
+        one_try.switchover_global_cluster(GlobalClusterIdentifier=GC, TargetDbClusterIdentifier=secondary)
+    assert e.value.response["Error"]["Code"] == "InternalFailure"
+    assert _members(lab.client("rds", EAST))[primary][0] is True  # not acted on
+
+    lab.control.clear_requests()
+    lab.control.set_faults(lose_answer=["FailoverGlobalCluster"])
+    with pytest.raises((ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)):
+        one_try.failover_global_cluster(
+            GlobalClusterIdentifier=GC, TargetDbClusterIdentifier=secondary, AllowDataLoss=True
+        )
+    lab.control.set_faults()
+    assert _members(lab.client("rds", WEST))[secondary][0] is True  # acted on: the target is the writer
+    sent = [r for r in lab.control.requests() if r["operation"] == "FailoverGlobalCluster"]
+    assert len(sent) == 1 and sent[0]["answer_lost"] is True
+    assert lab.control.status()["faults"]["lose_answer"] == []
