@@ -128,6 +128,11 @@ def status(as_json: JsonOpt = False) -> None:
     typer.echo(
         f"  faults       throttling {faults.get('throttle_rate', 0):.0%}, errors {faults.get('error_rate', 0):.0%}"
     )
+    if faults.get("fail") or faults.get("lose_answer"):
+        typer.echo(
+            f"               failing: {', '.join(faults.get('fail', [])) or 'none'}; "
+            f"answers lost: {', '.join(faults.get('lose_answer', [])) or 'none'}"
+        )
 
 
 @lab_app.command()

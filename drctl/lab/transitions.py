@@ -29,6 +29,7 @@ completed) end state and keeps an unplanned-failover snapshot until it is delete
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -43,7 +44,7 @@ from drctl.lab.http import Forward, LabRequest, LabResponse
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 _N = f"{{{RDS_NS}}}"
 SNAPSHOT_PREFIX = "rds:unplanned-global-failover-"
-DAY_S = 86400.0
+log = logging.getLogger(__name__)
 
 
 class _Durations(Protocol):
@@ -195,35 +196,46 @@ class Transitions:
     def tick(self) -> None:
         now = time.time()
         durations = self.world.durations
-        with self._lock:
-            rebuilds = list(self._rebuilds.values())
-            snapshots = list(self._snapshots.values())
-        for r in rebuilds:
-            if r.started is None:
-                if now >= r.not_before and not self.world.is_region_down(arn_region(r.cluster_arn)):
-                    self._start_rebuild(r, now, durations)
-            elif now >= r.started + r.resync_s:
-                with self._lock:
-                    self._rebuilds.pop(r.cluster_arn, None)
-        for snap in snapshots:
-            if now >= snap.expires and not self.world.is_region_down(snap.region):
+        starting: list[Rebuild] = []
+        expired: list[FailoverSnapshot] = []
+        with self._lock:  # claim work under the lock: the signals thread and requests tick concurrently
+            for r in list(self._rebuilds.values()):
+                if r.started is None:
+                    if now >= r.not_before and not self.world.is_region_down(arn_region(r.cluster_arn)):
+                        r.started, r.resync_s = now, durations.resync_s
+                        starting.append(r)
+                elif now >= r.started + r.resync_s:
+                    del self._rebuilds[r.cluster_arn]
+            for snap in list(self._snapshots.values()):
+                if now >= snap.expires and not self.world.is_region_down(snap.region):
+                    del self._snapshots[snap.snapshot_id]
+                    expired.append(snap)
+        for r in starting:
+            self._snapshot_old_primary(r, now, durations)
+        for snap in expired:
+            try:
                 self.world.delete_cluster_snapshot(snap.region, snap.snapshot_id)
-                with self._lock:
-                    self._snapshots.pop(snap.snapshot_id, None)
+            except Exception as e:  # never fail the request that happened to tick
+                log.warning("lab: could not delete expired snapshot %s: %s", snap.snapshot_id, e)
 
-    def _start_rebuild(self, r: Rebuild, now: float, durations: _Durations) -> None:
-        """The old primary's region answers: snapshot the old volume at the point of failure, then rebuild."""
+    def _snapshot_old_primary(self, r: Rebuild, now: float, durations: _Durations) -> None:
+        """The old primary's region answers: snapshot the old volume at the point of failure (AWS *attempts* it;
+        a failure here leaves no snapshot, as on AWS), then the rebuild runs for resync_s."""
         stamp = time.strftime("%Y-%m-%d-%H-%M", time.gmtime(r.failed_at))
         snapshot_id = f"{SNAPSHOT_PREFIX}{arn_name(r.cluster_arn)}-{stamp}"
-        days = self.world.backup_retention_days(r.cluster_arn)
-        self.world.create_cluster_snapshot(r.cluster_arn, snapshot_id)
-        snap = FailoverSnapshot(
-            snapshot_id, arn_region(r.cluster_arn), r.cluster_arn, now + max(days, 1) * durations.retention_day_s
-        )
-        with self._lock:
-            r.started, r.resync_s = now, durations.resync_s
-            self._snapshots[snapshot_id] = snap
-            if r.resync_s <= 0:
+        try:
+            days = self.world.backup_retention_days(r.cluster_arn)
+            self.world.create_cluster_snapshot(r.cluster_arn, snapshot_id)
+        except Exception as e:
+            log.warning("lab: no unplanned-failover snapshot of %s: %s", r.cluster_arn, e)
+        else:
+            expires = now + max(days, 1) * durations.retention_day_s
+            with self._lock:
+                self._snapshots[snapshot_id] = FailoverSnapshot(
+                    snapshot_id, arn_region(r.cluster_arn), r.cluster_arn, expires
+                )
+        if r.resync_s <= 0:
+            with self._lock:
                 self._rebuilds.pop(r.cluster_arn, None)
 
     def __call__(self, req: LabRequest, forward: Forward) -> LabResponse:

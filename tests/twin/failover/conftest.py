@@ -20,10 +20,7 @@ def fast(seeded):
     """The seeded twin with short modelled durations, warmed until the first lag samples exist."""
     twin, stack = seeded
     twin.control.set_durations(switchover_s=1.5, failover_s=1.0, promote_s=1.0, warmup_s=0.5, resync_s=1.0)
-    # The twin publishes lag as AWS does (DBClusterIdentifier + SourceRegion); drctl's lag reads still ask for
-    # DBClusterIdentifier alone until they discover the dimension set (issue 12, another branch). Publish both
-    # sets here meanwhile; drop `dimensions` once the reads find either set.
-    twin.control.set_lag(200, dimensions="both")
+    twin.control.set_lag(200)  # keeps the dimension sets `seeded` chose
     wait_for_lag(twin)
     twin.control.clear_requests()
     return twin, stack

@@ -350,3 +350,20 @@ def test_secondaries_have_no_writer_instance_and_a_detached_cluster_is_promoting
     assert clusters() == {EAST: ("available", True), WEST: ("promoting", False)}
     time.sleep(0.45)
     assert clusters() == {EAST: ("available", True), WEST: ("available", True)}
+
+
+def test_a_failed_snapshot_attempt_still_rebuilds_and_never_fails_the_request() -> None:
+    emulator = Emulator()
+    world = World(emulator=emulator, durations=Durations(failover_s=0, resync_s=0.3))
+
+    def refuse(cluster_arn: str, snapshot_id: str) -> None:
+        raise RuntimeError("DBClusterNotFoundFault")
+
+    world.create_cluster_snapshot = refuse  # type: ignore[method-assign]
+    middleware = Transitions(world)
+    params = {"GlobalClusterIdentifier": "app-global", "TargetDbClusterIdentifier": WEST, "AllowDataLoss": "true"}
+    middleware(_req("FailoverGlobalCluster", **params), emulator)
+    assert _sync(middleware, emulator, EAST) == "pending-resync"  # the describe answers despite the failure
+    assert middleware.rebuild_view()["snapshots"] == []
+    time.sleep(0.35)
+    assert _sync(middleware, emulator, EAST) == "connected"
