@@ -317,11 +317,9 @@ def top_level_commands() -> set[str]:
 
 
 def closed_port() -> int:
-    import socket
+    from drctl.lab.ports import free_ports
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again when this returns: connections are refused
+    return free_ports(1)[0]  # closed again when chosen: connections are refused
 
 
 def empty_home(root: Path) -> Path:

@@ -15,14 +15,12 @@ latency, then measures
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 
 # The longest dependent chain of `drctl status`, alone in a fresh process (same start-up and boto3 import).
@@ -37,14 +35,6 @@ f = ClientFactory(s.aws)
 gc = rds.describe_global_cluster(f.client("rds", t.name), s.global_cluster_id)
 cloudwatch.read_aurora_lag(f.client("cloudwatch", t.name), gc.member_in(t.name).cluster_id, t.name)
 """
-
-
-def free_ports(n: int) -> list[int]:
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -73,6 +63,7 @@ def main() -> None:
     from drctl.aws import cloudwatch, rds
     from drctl.aws.clients import ClientFactory
     from drctl.lab.control import LabControl
+    from drctl.lab.ports import free_lab_ports
     from drctl.lab.runtime import lab_down, lab_up
     from drctl.lab.seed import seed_topology
     from drctl.stack import load_stack
@@ -80,7 +71,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="drctl-bench-") as tmp:
         home = Path(tmp)
-        ports = dict(zip(("global", "us-east-1", "us-west-2", "admin", "emulator"), free_ports(5), strict=True))
+        ports = free_lab_ports(("us-east-1", "us-west-2"))
         info = lab_up(home, ports=ports)
         try:
             control = LabControl(info.admin_url)

@@ -10,14 +10,13 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,15 +101,6 @@ def run_drctl(*args: str, env: dict[str, str], timeout: float = CLI_TIMEOUT_S) -
     )
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports (held open together while choosing, so they differ)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-
-
 # --- the twin ----------------------------------------------------------------------------------------------
 
 
@@ -188,6 +178,7 @@ def _use_bench_secret(stack_path: Path) -> None:
 def private_twin(progress: Callable[[str], None] = print) -> Iterator[BenchTwin]:
     """Start a lab in a temp home on free loopback ports, seed it; stop it (and delete the home) at the end."""
     from drctl.lab.control import LabControl
+    from drctl.lab.ports import free_lab_ports
     from drctl.lab.runtime import lab_down, lab_up
     from drctl.lab.seed import seed_topology
 
@@ -195,7 +186,7 @@ def private_twin(progress: Callable[[str], None] = print) -> Iterator[BenchTwin]
     tmp = home / "tmp"
     tmp.mkdir()
     try:
-        ports = dict(zip(("global", "us-east-1", "us-west-2", "admin", "emulator"), free_ports(5), strict=True))
+        ports = free_lab_ports(("us-east-1", "us-west-2"))
         t = time.perf_counter()
         info = lab_up(home, ports=ports, progress=progress)
         progress(f"twin up in {time.perf_counter() - t:.1f}s: {json.dumps(info.endpoints)}")

@@ -3,7 +3,7 @@
 The lab gateway injects throttling as a *rate* (a fraction of calls); AWS throttles by a token bucket per
 API. Rather than change the gateway, the bench puts this small loopback proxy in front of each of its
 endpoints: a call of an API whose bucket is empty gets the gateway's own AWS-shaped Throttling error
-(drctl.lab.gateway.throttled), every other call is forwarded unchanged. Buckets are per
+(drctl.lab.faults.throttled), every other call is forwarded unchanged. Buckets are per
 (endpoint, service, operation), refilled at `rate` per second up to `burst`.
 """
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from drctl.lab.gateway import parse_request, throttled
+from drctl.lab.faults import throttled
+from drctl.lab.protocol import parse_request
 
 
 @dataclass

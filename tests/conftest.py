@@ -15,11 +15,9 @@ seeded  function: lab + a seeded two-region topology -> (twin, stack_path)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 
 from drctl.lab.control import LabControl
+from drctl.lab.ports import free_lab_ports, free_port_base
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
 
 CLI_TIMEOUT_S = 120
@@ -88,37 +87,6 @@ def boto3_client(info: LabInfo, service: str, region: str, **config: Any) -> Any
     )
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports (held open together while choosing, so they differ)."""
-    with ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-
-
-def free_port_base(span: int = 10) -> int:
-    """A base port such that base .. base+span-1 are all free on loopback."""
-    for candidate in free_ports(20):
-        base = candidate - candidate % 16
-        if base + span < 65536 and all(_port_free(p) for p in range(base, base + span)):
-            return base
-    raise RuntimeError("no block of free loopback ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def twin_ports(regions: tuple[str, str] = ("us-east-1", "us-west-2")) -> dict[str, int]:
-    return dict(zip(("global", *regions, "admin", "emulator"), free_ports(5), strict=True))
-
-
 @pytest.fixture(scope="session")
 def lab_tools() -> SimpleNamespace:
     """The helpers above, for tests of other labs than the twin (their own home and ports)."""
@@ -147,7 +115,7 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
     home = tmp_path_factory.mktemp("twin")
     try:
-        info = lab_up(home, ports=twin_ports())
+        info = lab_up(home, ports=free_lab_ports())
         yield Twin(info=info, control=LabControl(info.admin_url), home=home)
     finally:
         lab_down(home)

@@ -12,6 +12,7 @@ import typer
 
 from drctl.cli.app import app
 from drctl.errors import DrctlError, ExitCode
+from drctl.lab.access import LAB_ACCESS_KEY, LAB_ACCOUNT_ID, LAB_SECRET_KEY
 
 lab_app = typer.Typer(
     help="The offline lab: an AWS emulator behind drctl's lab gateway, on loopback. Nothing here touches AWS.",
@@ -51,7 +52,9 @@ def _print_endpoints(info: Any) -> None:
     for name, url in info.endpoints.items():
         typer.echo(f"  {name:<12} {url}")
     typer.echo(f"  {'admin':<12} {info.admin_url}/_lab/")
-    typer.echo("  credentials  access key 'test', secret 'test'; account 000000000000")
+    typer.echo(
+        f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
+    )
 
 
 @lab_app.command()
@@ -66,7 +69,8 @@ def up(
     as_json: JsonOpt = False,
 ) -> None:
     """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
-    from drctl.lab.runtime import default_ports, info_as_dict, lab_up, validate_regions
+    from drctl.lab.ports import default_ports
+    from drctl.lab.runtime import info_as_dict, lab_up, validate_regions
 
     regs = validate_regions([r.strip() for r in regions.split(",") if r.strip()])
     if port_base is not None and not 1 <= port_base <= 65535 - 9:

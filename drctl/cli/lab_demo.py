@@ -27,8 +27,9 @@ def demo(
     """Outage, unplanned failover, re-sync and failback on the offline twin, narrated. Example: drctl lab demo"""
     from rich.console import Console
 
-    from drctl.lab.demo import run_demo
-    from drctl.lab.runtime import DEFAULT_REGIONS, default_ports
+    from drctl.demo.story import run_demo
+    from drctl.lab.ports import default_ports
+    from drctl.lab.runtime import DEFAULT_REGIONS
     from drctl.stack import drctl_home
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)

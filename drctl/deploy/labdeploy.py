@@ -2,7 +2,9 @@
 
 The override points both providers at the lab gateway's ports with the lab's static credentials and works around
 the emulator's gaps (documented in ../shared/DESIGN.md). It is written into a *copy* of terraform/ under the lab
-home, never into the source tree, so nothing lab-specific can reach a real deployment.
+home, never into the source tree, so nothing lab-specific can reach a real deployment. The override lives here
+only: the lab below knows nothing of Terraform or deploy; what both need (the twin's credentials and account) is
+the lab's, in drctl/lab/access.py.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drctl.lab.access import LAB_ACCESS_KEY, LAB_ACCOUNT_ID, LAB_SECRET_KEY, lab_aws_section
+
 if TYPE_CHECKING:
     from drctl.deploy.core import DeployRequest
 
-LAB_ACCESS_KEY = "test"
-LAB_SECRET_KEY = "test"
-LAB_ACCOUNT_ID = "000000000000"
 OVERRIDE_NAME = "drctl_lab_override.tf"
 
 # Services the stack uses, by where the lab serves them.
@@ -139,15 +140,6 @@ def prepare_lab_workdir(
     (workdir / OVERRIDE_NAME).write_text(provider_override(endpoints, regions), encoding="utf-8")
     (workdir / "modules" / "region" / OVERRIDE_NAME).write_text(region_module_override(), encoding="utf-8")
     return workdir
-
-
-def lab_aws_section(endpoints: Mapping[str, str]) -> dict[str, Any]:
-    """The stack file's [aws] table for the twin: its endpoints and static test credentials."""
-    return {
-        "endpoints": dict(endpoints),
-        "static_credentials": {"access_key_id": LAB_ACCESS_KEY, "secret_access_key": LAB_SECRET_KEY},
-        "account_id": LAB_ACCOUNT_ID,
-    }
 
 
 def lab_request(

@@ -5,8 +5,8 @@ its own store (persisted as JSON under the lab home) and computes status from th
 follow their target region's availability and injected app faults, CLOUDWATCH_METRIC checks follow the alarm's
 state in the emulator, CALCULATED checks combine their children. Hosted-zone and record calls pass through.
 
-The wire format (REST XML) is driven by botocore's own Route53 model, so element names and types are exactly
-what botocore and the Terraform provider expect.
+The wire format (REST XML: routes, bodies, errors) is drctl/lab/protocol.py's, driven by botocore's own
+Route53 model, so element names and types are exactly what botocore and the Terraform provider expect.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from drctl.lab.http import Forward, LabRequest, LabResponse
+from drctl.lab.protocol import ROUTE53_PREFIX, route53_error, route53_input, route53_response, route53_route
 
-NS = "https://route53.amazonaws.com/doc/2013-04-01/"
-PREFIX = "/2013-04-01/"
 ENDPOINT_TYPES = frozenset({"HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"})
 # Route53's checker regions, used for observations when a check names none.
 CHECKER_REGIONS = (
@@ -45,91 +42,6 @@ class World(Protocol):
     def is_region_down(self, region: str) -> bool: ...
     def app_failing(self, region: str) -> bool: ...
     def alarm_state(self, region: str, name: str) -> str | None: ...
-
-
-# ---------------------------------------------------------------------------------------------- wire format
-
-
-@cache
-def _model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("route53")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def decode(shape: Any, elem: ET.Element) -> Any:
-    """XML element -> plain value, guided by a botocore shape."""
-    kind = shape.type_name
-    if kind == "structure":
-        children = {_local(c.tag): c for c in elem}
-        out: dict[str, Any] = {}
-        for name, member in shape.members.items():
-            if member.serialization.get("location"):
-                continue
-            child = children.get(member.serialization.get("name", name))
-            if child is not None:
-                out[name] = decode(member, child)
-        return out
-    if kind == "list":
-        tag = shape.member.serialization.get("name", "member")
-        return [decode(shape.member, c) for c in elem if _local(c.tag) == tag]
-    text = (elem.text or "").strip()
-    if kind == "boolean":
-        return text == "true"
-    if kind in ("integer", "long"):
-        return int(text)
-    if kind in ("float", "double"):
-        return float(text)
-    return text
-
-
-def encode(shape: Any, value: Any, tag: str) -> str:
-    """Plain value -> XML text, guided by a botocore shape."""
-    kind = shape.type_name
-    if kind == "structure":
-        inner = "".join(
-            encode(member, value[name], member.serialization.get("name", name))
-            for name, member in shape.members.items()
-            if value.get(name) is not None and not member.serialization.get("location")
-        )
-    elif kind == "list":
-        mtag = shape.member.serialization.get("name", "member")
-        inner = "".join(encode(shape.member, v, mtag) for v in value)
-    elif kind == "boolean":
-        inner = "true" if value else "false"
-    else:
-        inner = escape(str(value))
-    return f"<{tag}>{inner}</{tag}>"
-
-
-def parse_request(operation: str, body: bytes) -> dict[str, Any]:
-    shape = _model().operation_model(operation).input_shape
-    if not body.strip():
-        return {}
-    return dict(decode(shape, ET.fromstring(body)))
-
-
-def response(operation: str, value: dict[str, Any], status: int = 200, **headers: str) -> LabResponse:
-    shape = _model().operation_model(operation).output_shape
-    name = shape.name
-    inner = encode(shape, value, name)[len(name) + 2 :]
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<{name} xmlns="{NS}">{inner}'
-    resp = LabResponse.xml(status, body, request_id=str(uuid.uuid4()))
-    resp.headers.update(headers)
-    return resp
-
-
-def error(status: int, code: str, message: str) -> LabResponse:
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type>'
-        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-    )
-    return LabResponse.xml(status, body)
 
 
 class ApiError(Exception):
@@ -389,30 +301,24 @@ def _observations(config: dict[str, Any], status: str, checked: str) -> list[dic
     ]
 
 
-_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("POST", re.compile(r"healthcheck"), "CreateHealthCheck"),
-    ("GET", re.compile(r"healthcheck"), "ListHealthChecks"),
-    ("GET", re.compile(r"healthcheckcount"), "GetHealthCheckCount"),
-    ("GET", re.compile(r"healthcheck/(?P<id>[^/]+)"), "GetHealthCheck"),
-    ("POST", re.compile(r"healthcheck/(?P<id>[^/]+)"), "UpdateHealthCheck"),
-    ("DELETE", re.compile(r"healthcheck/(?P<id>[^/]+)"), "DeleteHealthCheck"),
-    ("GET", re.compile(r"healthcheck/(?P<id>[^/]+)/status"), "GetHealthCheckStatus"),
-    ("GET", re.compile(r"healthcheck/(?P<id>[^/]+)/lastfailurereason"), "GetHealthCheckLastFailureReason"),
-    ("GET", re.compile(r"tags/healthcheck/(?P<id>[^/]+)"), "ListTagsForResource"),
-    ("POST", re.compile(r"tags/healthcheck/(?P<id>[^/]+)"), "ChangeTagsForResource"),
-    ("POST", re.compile(r"tags/healthcheck"), "ListTagsForResources"),
-]
+# The health-check API the lab answers itself; the rest of Route53 (zones, records, other tags) goes on.
+_OPERATIONS = frozenset((
+    "CreateHealthCheck", "ListHealthChecks", "GetHealthCheckCount", "GetHealthCheck", "UpdateHealthCheck",
+    "DeleteHealthCheck", "GetHealthCheckStatus", "GetHealthCheckLastFailureReason",
+))  # fmt: skip
+_TAG_OPERATIONS = frozenset(("ListTagsForResource", "ChangeTagsForResource", "ListTagsForResources"))
 
 
 def route(method: str, path: str) -> tuple[str, str] | None:
     """(operation, health check id) for a health-check API call, None for anything else."""
-    if not path.startswith(PREFIX):
+    found = route53_route(method, path)
+    if found is None:
         return None
-    rest = path[len(PREFIX) :].rstrip("/")
-    for verb, pattern, operation in _ROUTES:
-        match = pattern.fullmatch(rest)
-        if verb == method and match:
-            return operation, match.groupdict().get("id", "")
+    operation, params = found
+    if operation in _TAG_OPERATIONS and params.get("ResourceType") == "healthcheck":
+        return operation, params.get("ResourceId", "")
+    if operation in _OPERATIONS:
+        return operation, params.get("HealthCheckId", "")
     return None
 
 
@@ -431,31 +337,31 @@ class HealthChecks:
         try:
             return self.handle(operation, check_id, req)
         except ApiError as e:
-            return error(e.status, e.code, str(e))
+            return route53_error(e.status, e.code, str(e))
         except ET.ParseError as e:
-            return error(400, "InvalidInput", f"Malformed XML: {e}")
+            return route53_error(400, "InvalidInput", f"Malformed XML: {e}")
 
     def handle(self, operation: str, check_id: str, req: LabRequest) -> LabResponse:
         store = self.store
         if operation == "CreateHealthCheck":
-            params = parse_request(operation, req.body)
+            params = route53_input(operation, req.body)
             if "CallerReference" not in params or "HealthCheckConfig" not in params:
                 raise ApiError(400, "InvalidInput", "CallerReference and HealthCheckConfig are required")
             record, _ = store.create(params["CallerReference"], params["HealthCheckConfig"])
-            location = f"https://route53.amazonaws.com{PREFIX}healthcheck/{record['Id']}"
-            return response(operation, {"HealthCheck": _public(record)}, 201, Location=location)
+            location = f"https://route53.amazonaws.com{ROUTE53_PREFIX}healthcheck/{record['Id']}"
+            return route53_response(operation, {"HealthCheck": _public(record)}, 201, Location=location)
         if operation == "ListHealthChecks":
-            return response(operation, self._page(req))
+            return route53_response(operation, self._page(req))
         if operation == "GetHealthCheckCount":
-            return response(operation, {"HealthCheckCount": len(store.checks)})
+            return route53_response(operation, {"HealthCheckCount": len(store.checks)})
         if operation == "GetHealthCheck":
-            return response(operation, {"HealthCheck": _public(store.get(check_id))})
+            return route53_response(operation, {"HealthCheck": _public(store.get(check_id))})
         if operation == "UpdateHealthCheck":
-            record = store.update(check_id, parse_request(operation, req.body))
-            return response(operation, {"HealthCheck": _public(record)})
+            record = store.update(check_id, route53_input(operation, req.body))
+            return route53_response(operation, {"HealthCheck": _public(record)})
         if operation == "DeleteHealthCheck":
             store.delete(check_id)
-            return response(operation, {})
+            return route53_response(operation, {})
         if operation == "GetHealthCheckStatus":
             config = store.get(check_id)["HealthCheckConfig"]
             if config["Type"] == "CALCULATED":
@@ -463,22 +369,24 @@ class HealthChecks:
                     400, "InvalidInput", "Health check status is not available for calculated health checks"
                 )
             verdict = store.status(check_id, self.world)
-            return response(
+            return route53_response(
                 operation, {"HealthCheckObservations": _observations(config, verdict.observation, _now_iso())}
             )
         if operation == "GetHealthCheckLastFailureReason":
             config = store.get(check_id)["HealthCheckConfig"]
             failure = store.last_failure.get(check_id)
             observations = _observations(config, failure["status"], failure["time"]) if failure else []
-            return response(operation, {"HealthCheckObservations": observations})
+            return route53_response(operation, {"HealthCheckObservations": observations})
         if operation == "ListTagsForResource":
-            return response(operation, {"ResourceTagSet": self._tag_set(check_id)})
+            return route53_response(operation, {"ResourceTagSet": self._tag_set(check_id)})
         if operation == "ChangeTagsForResource":
-            params = parse_request(operation, req.body)
+            params = route53_input(operation, req.body)
             store.change_tags(check_id, params.get("AddTags", []), params.get("RemoveTagKeys", []))
-            return response(operation, {})
-        params = parse_request(operation, req.body)  # ListTagsForResources
-        return response(operation, {"ResourceTagSets": [self._tag_set(i) for i in params.get("ResourceIds", [])]})
+            return route53_response(operation, {})
+        params = route53_input(operation, req.body)  # ListTagsForResources
+        return route53_response(
+            operation, {"ResourceTagSets": [self._tag_set(i) for i in params.get("ResourceIds", [])]}
+        )
 
     def _tag_set(self, check_id: str) -> dict[str, Any]:
         tags = self.store.get(check_id)["Tags"]

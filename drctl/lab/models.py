@@ -18,14 +18,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY
 from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.capacity import Capacity
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
 from drctl.lab.signals import LAG_DIMENSIONS, Profile, Signals
 from drctl.lab.transitions import Transitions
-
-LAB_ACCESS_KEY = "test"
 
 
 @dataclass
@@ -99,7 +98,7 @@ class LabWorld:
                     region_name=region,
                     endpoint_url=self.emulator_url,
                     aws_access_key_id=LAB_ACCESS_KEY,
-                    aws_secret_access_key=LAB_ACCESS_KEY,
+                    aws_secret_access_key=LAB_SECRET_KEY,
                     config=config,
                 )
             return self._clients[key]

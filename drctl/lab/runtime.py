@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,10 +24,9 @@ from typing import Any
 
 from drctl.errors import DrctlError, ExitCode
 from drctl.lab import emulator
+from drctl.lab.ports import default_ports, port_free
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2")
-# Away from ministack's own default (4566) so a developer's ministack and the lab can run side by side.
-DEFAULT_PORT_BASE = 4710
 STOP_DEADLINE_S = 10.0
 GATEWAY_START_DEADLINE_S = 15.0
 AWS_REGIONS = frozenset(
@@ -92,11 +90,6 @@ def lab_dir(home: Path) -> Path:
     return Path(home).absolute() / "lab"
 
 
-def default_ports(regions: Sequence[str], base: int = DEFAULT_PORT_BASE) -> dict[str, int]:
-    """global = base, regions = base+1, base+2, admin = base+3, emulator (internal) = base+9."""
-    return {"global": base, regions[0]: base + 1, regions[1]: base + 2, "admin": base + 3, "emulator": base + 9}
-
-
 def validate_regions(regions: Sequence[str]) -> tuple[str, str]:
     if len(regions) != 2 or regions[0] == regions[1]:
         raise DrctlError(
@@ -154,7 +147,7 @@ def lab_up(
         if missing:
             raise DrctlError(f"no port given for {', '.join(sorted(missing))}", code=ExitCode.CONFIG)
         for role, port in port_map.items():
-            if not _port_free(port):
+            if not port_free(port):
                 raise DrctlError(
                     f"lab port {port} ({role}) is already in use on 127.0.0.1",
                     code=ExitCode.LAB,
@@ -304,19 +297,6 @@ def _alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # Like the lab's own servers: a port whose old connections linger in TIME_WAIT is free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _start_gateway(

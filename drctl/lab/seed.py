@@ -21,6 +21,7 @@ import boto3
 import botocore.config
 from botocore.exceptions import ClientError
 
+from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY, lab_aws_section
 from drctl.stack import write_stack_file
 
 NAME = "drctl-lab"
@@ -33,7 +34,6 @@ RULE_ID = f"{NAME}-crr"
 ALARM_PERIOD_S = 10
 HC_INTERVAL_S = 10  # fast checks (AWS allows 10 or 30)
 HC_FAILURES = 3
-LAB_KEY = "test"
 
 T = TypeVar("T")
 
@@ -67,7 +67,9 @@ def _exists_ok(create: Callable[[], T], lookup: Callable[[], T], *codes: str) ->
 class _Clients:
     def __init__(self, endpoints: Mapping[str, str]) -> None:
         self.endpoints = endpoints
-        self.session = boto3.session.Session(aws_access_key_id=LAB_KEY, aws_secret_access_key=LAB_KEY)
+        self.session = boto3.session.Session(
+            aws_access_key_id=LAB_ACCESS_KEY, aws_secret_access_key=LAB_SECRET_KEY
+        )
         self.config = botocore.config.Config(retries={"mode": "standard", "max_attempts": 3})
 
     def __call__(self, service: str, region: str) -> Any:
@@ -468,9 +470,7 @@ def _stack_mapping(
             "connect_timeout_s": 2,
             "read_timeout_s": 5,
             "max_attempts": 3,
-            "account_id": "000000000000",
-            "endpoints": dict(info.endpoints),
-            "static_credentials": {"access_key_id": LAB_KEY, "secret_access_key": LAB_KEY},
+            **lab_aws_section(info.endpoints),
         },
         "regions": {
             region: {

@@ -8,7 +8,7 @@ import pytest
 
 from drctl.aws import rds
 from drctl.aws.clients import ClientFactory
-from drctl.lab.demo import _resync
+from drctl.demo.story import _resync
 from drctl.stack import load_stack
 
 pytestmark = [pytest.mark.twin]

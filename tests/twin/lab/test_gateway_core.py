@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from drctl.lab.gateway import parse_request
+from drctl.lab.protocol import parse_request
 
 pytestmark = pytest.mark.twin
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from drctl.aws.clients import ClientFactory
+from drctl.demo.stack import deploy_stack, reusable, start_from_nothing
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe, runner
 from drctl.failover.plan import PLANNED, UNPLANNED, Request
 from drctl.lab.control import LabControl
-from drctl.lab.demo_stack import deploy_stack, reusable, start_from_nothing
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
 from drctl.models import GlobalMember
 from drctl.report import write_reports

@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from drctl.deploy.core import deploy
+from drctl.deploy.labdeploy import lab_request
 from drctl.lab.control import LabControl
 from drctl.lab.runtime import LabInfo, lab_dir
 from drctl.stack import Stack, load_stack
@@ -72,9 +74,6 @@ def deploy_stack(info: LabInfo, home: Path, say: Say) -> tuple[Stack, Path, str]
 
         seeded = seed_topology(info, path.parent)
         return load_stack(str(seeded)), seeded, "seed"
-    from drctl.deploy.core import deploy
-    from drctl.deploy.labdeploy import lab_request
-
     ui = _Narration(say)
     ui.say("terraform apply: about three minutes into an empty twin (provider waiters); a re-apply, under one.")
     req = lab_request(source=source, stack_path=path, user_variables={}, progress=ui.say)

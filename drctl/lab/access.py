@@ -1,0 +1,23 @@
+"""How a client reaches the twin: its static test credentials, its account id, the stack file's [aws] table.
+
+Facts of the twin, defined here once; the lab's own clients, its seed and `drctl deploy --lab` (which sits above
+the lab and imports them) all use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+LAB_ACCESS_KEY = "test"
+LAB_SECRET_KEY = "test"
+LAB_ACCOUNT_ID = "000000000000"
+
+
+def lab_aws_section(endpoints: Mapping[str, str]) -> dict[str, Any]:
+    """The stack file's [aws] table for the twin: its endpoints and static test credentials."""
+    return {
+        "endpoints": dict(endpoints),
+        "static_credentials": {"access_key_id": LAB_ACCESS_KEY, "secret_access_key": LAB_SECRET_KEY},
+        "account_id": LAB_ACCOUNT_ID,
+    }
