@@ -165,9 +165,20 @@ def test_after_a_managed_failover_the_old_primary_is_rebuilt_and_its_snapshot_ke
     assert 1.5 <= time.monotonic() - restored <= 6.0
     assert _members(east)[secondary] == (True, "connected")
 
+    # copied to a manual snapshot it outlives the retention (ministack lacks CopyDBClusterSnapshot; the lab has it)
+    copy = east.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=snap["DBClusterSnapshotIdentifier"],
+        TargetDBClusterSnapshotIdentifier="kept-unplanned",
+        Tags=[{"Key": "kept", "Value": "yes"}],
+    )["DBClusterSnapshot"]
+    assert (copy["DBClusterSnapshotIdentifier"], copy["SnapshotType"]) == ("kept-unplanned", "manual")
+    assert copy["SourceDBClusterSnapshotArn"] == snap["DBClusterSnapshotArn"]
+
     # a system snapshot: gone after the old primary's backup retention (2 days of 2 s in this lab)
     assert _eventually(lambda: len(unplanned()), 0, timeout_s=10.0) == 0
     assert time.monotonic() - restored >= 3.5
+    kept = east.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="kept-unplanned")["DBClusterSnapshots"]
+    assert [s["SnapshotType"] for s in kept] == ["manual"]
 
 
 def _dimension_sets(cw: Any, metric: str) -> set[frozenset[tuple[str, str]]]:
