@@ -123,7 +123,10 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def lab(twin: Twin) -> Iterator[Twin]:
-    twin.control.reset()
+    from drctl.lab.models import SHORT_DURATIONS
+
+    twin.control.reset()  # back to AWS-magnitude durations (minutes): tests run on seconds-scale ones
+    twin.control.set_durations(**SHORT_DURATIONS)
     yield twin
 
 
@@ -132,6 +135,10 @@ def seeded(lab: Twin, tmp_path: Path) -> tuple[Twin, Path]:
     from drctl.lab.seed import seed_topology  # an import error fails the test, never skips it
 
     stack_path = seed_topology(lab.info, tmp_path)
+    # The twin publishes the lag metrics as AWS does (DBClusterIdentifier + SourceRegion); drctl's reads ask for
+    # DBClusterIdentifier alone until they discover the dimension set (issue 12, lag reads, another branch).
+    # Until that lands, tests of other behaviour on the seeded topology get both sets; remove this line then.
+    lab.control.set_lag(100, dimensions="both")
     return lab, stack_path
 
 

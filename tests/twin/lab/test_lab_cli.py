@@ -75,7 +75,12 @@ def test_up_status_outage_restore_down_purge(tmp_path: Path, lab_tools) -> None:
             "us-west-2": f"http://127.0.0.1:{base + 2}",
             "global": f"http://127.0.0.1:{base}",
         }
-        assert data["outages"] == [] and data["faults"] == {"throttle_rate": 0.0, "error_rate": 0.0}
+        assert data["outages"] == [] and data["faults"] == {
+            "throttle_rate": 0.0,
+            "error_rate": 0.0,
+            "fail": [],
+            "lose_answer": [],
+        }
         pids = data["pids"]
         assert set(pids) == {"emulator", "gateway"} and all(_alive(p) for p in pids.values())
         text = lab_tools.run_cli("lab", "status", home=tmp_path).stdout
@@ -188,10 +193,20 @@ def test_commands_need_a_running_lab(tmp_path: Path, lab_tools, args: list[str])
 
 def test_injection_commands_reach_the_twin(lab) -> None:
     assert lab.cli("lab", "latency", "120", "--jitter", "30").returncode == 0
-    assert lab.cli("lab", "faults", "--throttle", "0.2", "--errors", "0.05").returncode == 0
+    faults = ["--throttle", "0.2", "--errors", "0.05", "--fail", "SwitchoverGlobalCluster"]
+    assert lab.cli("lab", "faults", *faults, "--lose-answer", "FailoverGlobalCluster").returncode == 0
     data = json.loads(lab.cli("lab", "status", "--json").stdout)
     assert data["latency"] == {"ms": 120.0, "jitter_ms": 30.0}
-    assert data["faults"] == {"throttle_rate": 0.2, "error_rate": 0.05}
+    assert data["faults"] == {
+        "throttle_rate": 0.2,
+        "error_rate": 0.05,
+        "fail": ["SwitchoverGlobalCluster"],
+        "lose_answer": ["FailoverGlobalCluster"],
+    }
+    assert "answers lost: FailoverGlobalCluster" in lab.cli("lab", "status").stdout
+    assert lab.cli("lab", "faults", "--fail", "Failover Global").returncode == 2
+    assert lab.cli("lab", "faults").returncode == 0
+    assert json.loads(lab.cli("lab", "status", "--json").stdout)["faults"]["lose_answer"] == []
     assert lab.cli("lab", "outage", "us-west-2").returncode == 0
     assert _refused(lab.info.endpoints["us-west-2"])
     assert lab.cli("lab", "restore", "us-west-2").returncode == 0

@@ -273,7 +273,8 @@ def test_signals_publish_the_lag_profile_for_the_secondary_and_the_s3_backlog(la
     assert lab.control.health()["signals"]["profile"]["lag_ms"] == 2500
 
     west_cw, east_cw = lab.client("cloudwatch", WEST), lab.client("cloudwatch", EAST)
-    cluster = [{"Name": "DBClusterIdentifier", "Value": "app-west"}]
+    # as AWS publishes them: in the secondary region, with the writer's region as SourceRegion
+    cluster = [{"Name": "DBClusterIdentifier", "Value": "app-west"}, {"Name": "SourceRegion", "Value": EAST}]
     assert _eventually(lambda: _latest(west_cw, "AWS/RDS", "AuroraGlobalDBRPOLag", cluster), 2500.0) == 2500.0
     assert _latest(west_cw, "AWS/RDS", "AuroraGlobalDBReplicationLag", cluster) == 2500.0
     rule = [
