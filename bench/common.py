@@ -129,7 +129,7 @@ class BenchTwin:
 
         self.control.reset()  # durations back to AWS's minutes: the bench runs on seconds-scale ones
         self.control.set_durations(**SHORT_DURATIONS)
-        self.control.set_lag(100, dimensions="both")  # until drctl's lag reads discover the set (issue 12)
+        self.control.set_lag(100)
         path = seed_topology(self.info, self.home)
         _use_bench_secret(path)
         if path != self.stack:

@@ -135,10 +135,7 @@ def seeded(lab: Twin, tmp_path: Path) -> tuple[Twin, Path]:
     from drctl.lab.seed import seed_topology  # an import error fails the test, never skips it
 
     stack_path = seed_topology(lab.info, tmp_path)
-    # The twin publishes the lag metrics as AWS does (DBClusterIdentifier + SourceRegion); drctl's reads ask for
-    # DBClusterIdentifier alone until they discover the dimension set (issue 12, lag reads, another branch).
-    # Until that lands, tests of other behaviour on the seeded topology get both sets; remove this line then.
-    lab.control.set_lag(100, dimensions="both")
+    lab.control.set_lag(100)  # published as AWS does: DBClusterIdentifier + SourceRegion, in the secondary
     return lab, stack_path
 
 

@@ -140,7 +140,7 @@ def _clear_injections(control: LabControl, info: LabInfo) -> None:
     for region in info.regions:
         control.set_app_fault(region, failing=False)
     control.set_durations(**DURATIONS)
-    control.set_lag(RESYNC_LAG_MS, dimensions="both")  # until drctl's lag reads discover the set (issue 12)
+    control.set_lag(RESYNC_LAG_MS)
 
 
 def _healthy(stack: Stack) -> bool:
