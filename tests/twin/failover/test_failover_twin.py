@@ -188,7 +188,7 @@ def test_invert_flip_method_moves_traffic_through_the_route53_control_plane(fast
     assert mutations(twin) == []
 
 
-def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(fast, home, capsys) -> None:
+def test_failback_keeps_the_unplanned_failover_snapshot_first_and_stops_if_it_cannot(fast, home, capsys) -> None:
     twin, stack = fast
     rc, report = failover(capsys, stack, "--to", "secondary")
     assert rc == ExitCode.OK, report
@@ -197,15 +197,26 @@ def test_failback_does_not_start_before_the_unplanned_failover_snapshot_is_kept(
     # What AWS leaves behind when an old primary rejoins after an unplanned failover.
     snap = f"unplanned-global-failover-{east.cluster_id}-2026-11-29-12-00"
     rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=snap, DBClusterIdentifier=east.cluster_id)
+    twin.control.set_faults(fail=["CopyDBClusterSnapshot"])
     twin.control.clear_requests()
     rc, back = failover(capsys, stack, "--to", "primary")
-    # The emulator cannot copy snapshots: the failback stops before changing anything, and says what to do.
-    calls = [(m["operation"], m.get("status")) for m in mutations(twin) if m["service"] == "rds"]
-    assert calls == [("CopyDBClusterSnapshot", calls[0][1])], calls
+    twin.control.set_faults()
+    # The copy failed: the failback stops before changing anything, and says what to do.
+    calls = [m["operation"] for m in mutations(twin) if m["service"] == "rds"]
+    assert set(calls) == {"CopyDBClusterSnapshot"}, calls  # botocore retries the 500s; nothing else is sent
     assert rc == ExitCode.FAILED and back["outcome"] == "failed"
     last = back["_stderr"].splitlines()[-1]
     assert snap in last and keep_snapshot_id(snap) in last and "--resume" in last
     assert writer_region(twin) == "us-west-2" and promotions(twin) == []
+
+    twin.control.clear_requests()
+    rc, again = failover(capsys, stack, "--resume", back["run_id"])
+    assert rc == ExitCode.OK, again["_stderr"]
+    calls = [m["operation"] for m in mutations(twin) if m["service"] == "rds"]
+    assert calls == ["CopyDBClusterSnapshot", "SwitchoverGlobalCluster"], calls  # kept first, then promoted
+    kept = {s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]}
+    assert keep_snapshot_id(snap) in kept
+    assert writer_region(twin) == "us-east-1"
 
 
 def test_planned_failover_with_the_source_down_points_to_unplanned_mode(fast, home, capsys) -> None:
