@@ -40,9 +40,17 @@ def test_planned_failover_and_failback(fast, home, capsys) -> None:
     # Route53 answers PRIMARY while healthy: the primary record stopped serving, the secondary serves.
     assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
 
+    # Straight back: the drain datapoint is still inside the switch alarm's 60 s period (the Terraform's, which the
+    # seed mirrors), so resetting the switch now would leave the Maximum at 1. The failback waits it out.
     rc, back = failover(capsys, stack, "--to", "primary")
     assert rc == ExitCode.OK, back
     assert back["outcome"] == "completed" and back["to_region"] == "us-east-1"
+    assert "still inside its alarm's 60s period" in back["_stderr"]
+    switch = [
+        r for r in twin.control.requests() if r.get("operation") == "PutMetricData" and r["region"] == "us-west-2"
+    ]
+    assert len(switch) == 2, switch  # the drain (failover), the reset (failback)
+    assert switch[1]["ts"] - switch[0]["ts"] >= 60.0, switch
     assert writer_region(twin) == "us-east-1"
     assert back["verification"]["traffic"]["serving"] == "us-east-1"
     assert lab_healthy(twin, stack) == {"us-east-1": True, "us-west-2": True}
