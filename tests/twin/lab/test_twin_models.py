@@ -33,7 +33,7 @@ def test_health_check_follows_an_alarm_flipped_by_put_metric_data(lab: Any) -> N
         Namespace="Drctl",
         MetricName="Switch",
         Statistic="Maximum",
-        Period=10,
+        Period=60,  # standard resolution: the only alarms Route53 health checks follow
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -304,7 +304,7 @@ def test_last_known_status_is_kept_while_the_alarm_region_is_down(lab: Any) -> N
         Namespace="Drctl",
         MetricName="Switch",
         Statistic="Maximum",
-        Period=10,
+        Period=60,  # standard resolution: the only alarms Route53 health checks follow
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
