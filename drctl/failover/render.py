@@ -41,6 +41,11 @@ def report_text(report: RunReport, out: TextIO) -> None:
     if report.rto_s is not None:
         crit = f", critical path {report.critical_path_s:.2f} s" if report.critical_path_s else ""
         console.print(f"RTO: {report.rto_s:.2f} s — {report.rto_source}{crit}")
+    if cap := report.capacity:
+        console.print(
+            f"capacity: {cap.get('healthy_at_flip')} of {cap.get('wanted')} healthy targets when traffic moved, "
+            f"{cap.get('healthy_at_end')} at the end — {cap.get('rule', '')}"
+        )
     for name, v in report.verification.items():
         if isinstance(v, dict):
             console.print(f"verify {name}: {v.get('verdict')} — {v.get('detail', '')}")
