@@ -131,7 +131,10 @@ def keep_owed(
 
 def flip(run: Run) -> dict[str, Any]:
     """Throw the switch in the region that stays up (or invert the health checks with --flip-method invert)."""
-    calls = flip_calls(run.stack, run.req, run.facts.target_drained, run.facts.target_inverted)
+    f = run.facts
+    calls = flip_calls(
+        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children
+    )
     done = []
     for call in calls:
         if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
