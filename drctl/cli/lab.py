@@ -255,6 +255,23 @@ def app_fault(
     typer.echo(f"lab: application fault in {region} {state}")
 
 
+@lab_app.command("capacity-limit")
+def capacity_limit(
+    region: Annotated[str, typer.Argument(help="Region whose Auto Scaling groups are short of capacity.")],
+    instances: Annotated[str, typer.Argument(help="Instances each group can launch (0 or more), or off.")],
+) -> None:
+    """Cap a region's instances (insufficient capacity). Example: drctl lab capacity-limit us-west-2 1"""
+    if instances == "off":
+        limit = None
+    elif instances.isdigit():
+        limit = int(instances)
+    else:
+        raise typer.BadParameter(f"instances must be a whole number of at least 0, or off; got {instances!r}")
+    _admin(lambda c: c.set_capacity_limit(region, limit))
+    what = "lifted" if limit is None else f"{limit} instances per Auto Scaling group"
+    typer.echo(f"lab: capacity in {region}: {what}")
+
+
 @lab_app.command()
 def durations(
     switchover: Annotated[float | None, typer.Option(help="Global switchover, seconds. Example: 3")] = None,

@@ -46,6 +46,11 @@ def report_text(report: RunReport, out: TextIO) -> None:
         for p in report.recovery:
             bound = " (bound)" if p.get("bound") else ""
             console.print(f"     {p['at_s']:7.2f} s  {p['name']}{bound} — {p['source']}")
+    if cap := report.capacity:
+        console.print(
+            f"capacity: {cap.get('healthy_at_flip')} of {cap.get('wanted')} healthy targets when traffic moved, "
+            f"{cap.get('healthy_at_end')} at the end — {cap.get('rule', '')}"
+        )
     for name, v in report.verification.items():
         if isinstance(v, dict):
             console.print(f"verify {name}: {v.get('verdict')} — {v.get('detail', '')}")

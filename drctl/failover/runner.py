@@ -35,7 +35,14 @@ from drctl.journal.events import (
     RunStarted,
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
-from drctl.journal.phases import compute_phases, critical_path_s, headline, operator_seconds, recovery_points
+from drctl.journal.phases import (
+    capacity_tail_s,
+    compute_phases,
+    critical_path_s,
+    headline,
+    operator_seconds,
+    recovery_points,
+)
 from drctl.stack import Stack
 
 FAILOVER_MAX_ATTEMPTS = 8  # botocore standard mode attempts for reads during a failover (throttling is normal)
@@ -60,6 +67,7 @@ class RunReport:
     phases: list[dict[str, Any]] = field(default_factory=list)
     critical_path_s: float | None = None
     verification: dict[str, Any] = field(default_factory=dict)
+    capacity: dict[str, Any] = field(default_factory=dict)  # healthy when traffic moved, and at the end
     warnings: list[str] = field(default_factory=list)
     api_calls: int = 0
     retries: int = 0
@@ -82,6 +90,7 @@ class RunReport:
             "phases": self.phases,
             "critical_path_s": self.critical_path_s,
             "verification": self.verification,
+            "capacity": self.capacity,
             "warnings": self.warnings,
             "api_calls": self.api_calls,
             "retries": self.retries,
@@ -256,7 +265,10 @@ class _Runner:
             self.step("keep_snapshots", steps.keep_snapshots)
         self.parallel(("capacity", steps.capacity), ("promote", steps.promote))
         self.step("flip", steps.flip)
-        self.step("verify", steps.verify)
+        if self.req.mode == UNPLANNED:  # traffic has moved: the rest of the capacity is waited for alongside
+            self.parallel(("verify", steps.verify), ("capacity_after_flip", steps.capacity_after_flip))
+        else:
+            self.step("verify", steps.verify)
         promote = self.run.results.get("promote", {})
         if self.req.mode == UNPLANNED and promote.get("sends") and not promote.get("detached"):
             self.step("keep_snapshot", steps.keep_after_unplanned)
@@ -278,6 +290,9 @@ class _Runner:
         else:
             run_s = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
             run_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
+        if tail := capacity_tail_s(ph):
+            run_s = round(run_s - tail, 3)
+            run_source += f"; the {tail:g} s spent waiting for capacity after traffic moved excluded"
         points = recovery_points(log)
         head = headline(points)
         if head is not None:
@@ -308,7 +323,8 @@ class _Runner:
             phases=[p.to_dict() for p in ph],
             critical_path_s=critical_path_s(ph),
             verification=res.get("verify", {}),
-            warnings=[*self.run.facts.warnings, *_detach_warning(res)],
+            capacity=capacity_summary(res),
+            warnings=[*self.run.facts.warnings, *_detach_warning(res), *_capacity_warning(res)],
             api_calls=len(calls),
             retries=sum(int(c.get("retries", 0)) for c in calls),
             journal=str(self.journal.path),
@@ -333,6 +349,26 @@ def _detach_warning(results: dict[str, dict[str, Any]]) -> list[str]:
             "`drctl keep-snapshots` keeps it"
         )
     return out
+
+
+def capacity_summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The capacity summary of the last capacity step that made one ({} if none did)."""
+    for step in ("capacity_after_flip", "capacity"):
+        found = (results.get(step) or {}).get("summary")
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def _capacity_warning(results: dict[str, dict[str, Any]]) -> list[str]:
+    cap = capacity_summary(results)
+    if not cap or cap.get("reached", True):
+        return []
+    return [
+        f"the target had {cap['healthy_at_end']} of {cap['wanted']} wanted healthy targets when the run ended "
+        f"({cap['healthy_at_flip']} when traffic moved): its Auto Scaling group keeps trying; watch "
+        "`drctl status` and the group's scaling activities"
+    ]
 
 
 def _confirm_text(req: Request, calls: list[ApiCall]) -> str:

@@ -23,6 +23,7 @@ PHASE_OF = {
     "keep_snapshots": "preflight",
     "keep_snapshot": "after recovery",
     "capacity": "capacity",
+    "capacity_after_flip": "capacity after flip",
     "promote": "promotion",
     "flip": "traffic flip",
     "verify": "verification",
@@ -34,6 +35,7 @@ PHASE_ORDER = (
     "promotion",
     "traffic flip",
     "verification",
+    "capacity after flip",
     "after recovery",
 )
 OPERATOR_PHASES = ("confirmation",)
@@ -94,6 +96,16 @@ def compute_phases(log: RunLog) -> list[Phase]:
 
 def operator_seconds(phases: list[Phase]) -> float:
     return round(sum(p.seconds for p in phases if p.name in OPERATOR_PHASES), 3)
+
+
+def capacity_tail_s(phases: list[Phase]) -> float:
+    """Time the run spent after verification only waiting for the rest of the capacity (unplanned mode):
+    traffic had moved by then, so it is not recovery time."""
+    got = {p.name: p for p in phases}
+    cap, verify = got.get("capacity after flip"), got.get("verification")
+    if cap is None or verify is None:
+        return 0.0
+    return round(max(0.0, cap.end_s - verify.end_s), 3)
 
 
 def critical_path_s(phases: list[Phase]) -> float | None:

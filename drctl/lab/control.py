@@ -67,6 +67,11 @@ class LabControl:
     def set_app_fault(self, region: str, failing: bool = True) -> dict[str, Any]:
         return self._call("POST", "app-fault", {"region": region, "failing": failing})
 
+    def set_capacity_limit(self, region: str, instances: int | None) -> dict[str, Any]:
+        """Cap the instances each Auto Scaling group in `region` can launch (InsufficientInstanceCapacity);
+        None lifts the cap."""
+        return self._call("POST", "capacity-limit", {"region": region, "instances": instances})
+
     def set_durations(self, **seconds: float) -> dict[str, Any]:
         """switchover_s, failover_s, promote_s, warmup_s, resync_s, retention_day_s (drctl/lab/models.py)."""
         return self._call("POST", "durations", dict(seconds))

@@ -276,11 +276,23 @@ class ModelSet:
         self._save()
         return {"durations": asdict(self.world.durations)}
 
+    def _set_capacity_limit(self, body: dict[str, Any]) -> dict[str, Any]:
+        region = str(body["region"])
+        if region not in self.world.regions:
+            raise ValueError(f"unknown region {region!r}; the lab has {', '.join(self.world.regions)}")
+        instances = body.get("instances")
+        if instances is not None and (
+            isinstance(instances, bool) or not isinstance(instances, int) or instances < 0
+        ):
+            raise ValueError(f"instances must be a whole number of at least 0, got {instances!r}")
+        return {"capacity_limits": self.capacity.set_limit(region, instances)}
+
     def _health(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "lab": True,
             "health_checks": self.health.lab_view(),
             "app_faults": sorted(self.world.app_faults),
+            "capacity_limits": dict(self.capacity.limits),
             "durations": asdict(self.world.durations),
             "transitions": self.transitions.view(),
             **self.transitions.rebuild_view(),
@@ -303,6 +315,7 @@ _ADMIN: dict[tuple[str, str], Callable[[ModelSet, dict[str, Any]], dict[str, Any
     ("POST", "backlog"): ModelSet._set_backlog,
     ("POST", "app-fault"): ModelSet._set_app_fault,
     ("POST", "durations"): ModelSet._set_durations,
+    ("POST", "capacity-limit"): ModelSet._set_capacity_limit,
     ("GET", "health"): ModelSet._health,
     ("GET", "signals"): ModelSet._signals,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from drctl.report.markdown import CHECK_MARK, headline, num, rto_text
-from drctl.report.model import RunModel
+from drctl.report.model import RunModel, capacity_text
 from drctl.report.timeline import timeline_svg
 
 CSS = """
@@ -43,6 +43,8 @@ def render_html(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         figures.append(["RPO evidence", _e(m.rpo_evidence)])
+    if capacity_text(m):
+        figures.append(["Capacity", _e(capacity_text(m))])
     objectives = [
         [
             _e(o.name),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drctl.report.model import RunModel, Topology
+from drctl.report.model import RunModel, Topology, capacity_text
 
 
 def num(value: float | None, unit: str = " s") -> str:
@@ -47,6 +47,8 @@ def render_markdown(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         lines.append(f"| RPO evidence | {cell(m.rpo_evidence)} |")
+    if capacity_text(m):
+        lines.append(f"| Capacity | {cell(capacity_text(m))} |")
     lines += [
         "",
         "## Objectives",

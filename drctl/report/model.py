@@ -97,6 +97,7 @@ class RunModel:
     api_calls: int
     retries: int
     journal: str
+    capacity: dict[str, Any] = field(default_factory=dict)  # the capacity step's summary (see capacity_text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -174,6 +175,7 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         api_calls=len(log.calls),
         retries=sum(e.retries for e in log.of(StepEnded)),
         journal=journal or str(log.path or ""),
+        capacity=_capacity(results),
     )
     model.objectives = _objectives(model, header.objectives)
     return model
@@ -199,6 +201,27 @@ def _rto(log: RunLog, last_s: float) -> tuple[float | None, str, float | None]:
         round(last_s, 3),
         "estimate: journal timestamps from the run header to its last line (the run did not finish)",
         0.0,
+    )
+
+
+def _capacity(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The summary journaled by the last capacity step (after the flip in unplanned mode)."""
+    for step in ("capacity_after_flip", "capacity"):
+        found = (results.get(step) or {}).get("summary")
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def capacity_text(m: RunModel) -> str:
+    """One line: healthy targets when traffic moved and at the end, against what was wanted ('' if unknown)."""
+    c = m.capacity
+    if not c:
+        return ""
+    short = "" if c.get("reached") else " — short of the wanted capacity"
+    return (
+        f"{c.get('healthy_at_flip')} of {c.get('wanted')} wanted healthy targets when traffic moved, "
+        f"{c.get('healthy_at_end')} at the end{short} ({c.get('rule', '')})"
     )
 
 

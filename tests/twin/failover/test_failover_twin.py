@@ -173,6 +173,10 @@ def test_invert_flip_method_moves_traffic_through_the_route53_control_plane(fast
     assert [m["operation"] for m in flips] == ["UpdateHealthCheck"]
     assert report["verification"]["traffic"]["serving"] == "us-west-2"
     assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
+    # The source then dies completely: its record stays out (an inverted check would turn healthy here).
+    twin.control.outage("us-east-1")
+    assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
+    twin.control.restore()
     rc, back = failover(capsys, stack, "--to", "primary", "--flip-method", "invert")
     assert rc == ExitCode.OK, back
     assert back["verification"]["traffic"]["serving"] == "us-east-1"
