@@ -31,7 +31,7 @@ ZONE = "lab.drctl.test"
 RECORD = f"app.{ZONE}"
 TTL_S = 60
 RULE_ID = f"{NAME}-crr"
-ALARM_PERIOD_S = 10
+ALARM_PERIOD_S = 60  # standard resolution, as Terraform: Route53 follows only such alarms (AlarmIdentifier)
 HC_INTERVAL_S = 10  # fast checks (AWS allows 10 or 30)
 HC_FAILURES = 3
 
