@@ -109,7 +109,7 @@ def test_dry_run_prints_the_calls_and_makes_none(fast, home, capsys) -> None:
     ops = [(c["service"], c["operation"], c["region"]) for c in plan["calls"]]
     assert ("rds", "SwitchoverGlobalCluster", "us-west-2") in ops
     assert ("cloudwatch", "PutMetricData", "us-west-2") in ops
-    assert ("cloudwatch", "SetAlarmState", "us-west-2") in ops
+    assert ("cloudwatch", "SetAlarmState", "us-west-2") not in ops  # the flip is the datapoint
     assert mutations(twin) == []
     assert not (home / "runs").exists()
 
