@@ -30,6 +30,8 @@ from drctl.lab.ports import free_lab_ports, free_port_base
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
 
 CLI_TIMEOUT_S = 120
+# The twin keeps AWS's clock scaled down: a 60 s alarm period takes 1.2 s, a 10 s x 3 health-check turn 0.6 s.
+TWIN_TIME_SCALE = 0.02
 
 
 @dataclass
@@ -115,7 +117,7 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
     home = tmp_path_factory.mktemp("twin")
     try:
-        info = lab_up(home, ports=free_lab_ports())
+        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE)
         yield Twin(info=info, control=LabControl(info.admin_url), home=home)
     finally:
         lab_down(home)

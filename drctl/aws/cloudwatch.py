@@ -188,6 +188,7 @@ class Alarm:
     name: str
     state: str  # OK | ALARM | INSUFFICIENT_DATA
     period_s: int | None
+    updated: datetime | None = None  # StateUpdatedTimestamp: when the state last changed
 
 
 def read_alarm(cw: Any, alarm_name: str) -> Alarm | None:
@@ -197,8 +198,12 @@ def read_alarm(cw: Any, alarm_name: str) -> Alarm | None:
         return None
     raw = alarms[0]
     period = raw.get("Period")
+    updated = raw.get("StateUpdatedTimestamp")
     return Alarm(
-        str(raw.get("AlarmName", alarm_name)), str(raw.get("StateValue", "")), int(period) if period else None
+        str(raw.get("AlarmName", alarm_name)),
+        str(raw.get("StateValue", "")),
+        int(period) if period else None,
+        updated.astimezone(UTC) if isinstance(updated, datetime) else None,
     )
 
 

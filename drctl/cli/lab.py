@@ -55,6 +55,14 @@ def _print_endpoints(info: Any) -> None:
     typer.echo(
         f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
     )
+    typer.echo(f"  time scale   {_scaled(info.time_scale)}")
+
+
+def _scaled(scale: float) -> str:
+    """The lab clock in words: lab seconds beside AWS's for one standard alarm period."""
+    if scale == 1:
+        return "1 (AWS's durations: a 60 s alarm period takes 60 s)"
+    return f"{scale:g} (lab {60 * scale:g} s = AWS 60 s: a standard alarm period)"
 
 
 @lab_app.command()
@@ -66,17 +74,25 @@ def up(
         int | None,
         typer.Option(help="First of ten loopback ports (global, regions, admin; emulator at +9). Example: 4710"),
     ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            help="Multiply every modelled AWS duration (alarm periods, health-check turns) by this; 1 = AWS's. "
+            "Example: --time-scale 0.05"
+        ),
+    ] = 1.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
     from drctl.lab.ports import default_ports
-    from drctl.lab.runtime import info_as_dict, lab_up, validate_regions
+    from drctl.lab.runtime import info_as_dict, lab_up, validate_regions, validate_time_scale
 
+    scale = validate_time_scale(time_scale)
     regs = validate_regions([r.strip() for r in regions.split(",") if r.strip()])
     if port_base is not None and not 1 <= port_base <= 65535 - 9:
         raise typer.BadParameter(f"--port-base must be between 1 and 65526 (ten ports from it), got {port_base}")
     ports = default_ports(regs, port_base) if port_base is not None else None
-    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress)
+    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress, time_scale=scale)
     if as_json:
         typer.echo(json.dumps({"lab": True, "running": True, **info_as_dict(info)}, indent=2))
     else:

@@ -25,6 +25,9 @@ from drctl.models import GlobalMember
 from drctl.report import write_reports
 from drctl.stack import Stack
 
+# The demo's lab runs AWS's durations at 1/20: a 60 s alarm period takes 3 s.
+DEMO_TIME_SCALE = 0.05
+
 OUTAGE_LAG_MS = 2500.0  # replication lag when the region fails: the data the unplanned failover loses (RPO)
 RESYNC_LAG_MS = 200.0  # after re-sync: under the switchover bound, so the planned failback is allowed
 # AWS: minutes (the lab's defaults); the demo runs on seconds
@@ -76,7 +79,7 @@ def run_demo(
     started = time.monotonic()
     try:
         say(f"lab [1/{STEPS}] starting the twin: an AWS emulator behind drctl's lab gateway, on 127.0.0.1 only.")
-        info = lab_up(home, ports=ports, progress=say)
+        info = lab_up(home, ports=ports, progress=say, time_scale=DEMO_TIME_SCALE)
         control = LabControl(info.admin_url)
         _clear_injections(control, info)
         say(

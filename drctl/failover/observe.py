@@ -34,8 +34,13 @@ class SwitchWindow:
     last_drain: datetime | None
 
     def clear_at(self) -> datetime | None:
-        """After this instant the alarm's window no longer holds a drain datapoint (None: none seen)."""
-        return self.last_drain + timedelta(seconds=self.period_s + 1) if self.last_drain else None
+        """After this instant the alarm's window no longer holds a drain datapoint (None: none seen).
+
+        `last_drain` is the start of the 60 s period that holds the newest drain (GetMetricData returns period
+        starts), so the drain can sit anywhere in that minute: clear from the end of its alarm period on."""
+        if self.last_drain is None:
+            return None
+        return self.last_drain + timedelta(seconds=max(self.period_s, cloudwatch.STANDARD_PERIOD_S) + 1)
 
 
 def switch_window(clients: Clients, stack: Stack, region: RegionStack) -> SwitchWindow:
@@ -46,8 +51,13 @@ def switch_window(clients: Clients, stack: Stack, region: RegionStack) -> Switch
     now = datetime.now(UTC)
     sw = stack.switch
     query = cloudwatch.MetricQuery("drain", sw.namespace, sw.metric_name, {sw.dimension_name: region.name})
+    # Standard resolution: GetMetricData periods are multiples of 60 s (API_MetricStat, docs/fidelity.md D-7).
     points = cloudwatch.datapoints(
-        cw, query, now - timedelta(seconds=2 * period + 60), now + timedelta(seconds=60)
+        cw,
+        query,
+        now - timedelta(seconds=2 * period + 60),
+        now + timedelta(seconds=60),
+        period_s=cloudwatch.STANDARD_PERIOD_S,
     )
     drains = [ts for ts, v in points if v >= 1]
     return SwitchWindow(period, max(drains) if drains else None)

@@ -123,13 +123,12 @@ def flip_calls(
 
 
 def _switch(stack: Stack, region: RegionStack, value: float, state: str, reason: str, why: str) -> list[ApiCall]:
+    """The flip is the datapoint: Route53 follows the alarm as CloudWatch evaluates it, at its period. No
+    SetAlarmState: it is "for testing purposes" and the alarm "returns to its actual state quickly"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html); drctl follows
+    the evaluated alarm instead (steps.flip)."""
     where = region.switch_alarm_region
-    return [
-        cloudwatch_actions.put_switch_metric(where, stack.switch, region.name, value).because(why),
-        cloudwatch_actions.set_switch_alarm_state(where, region.switch_alarm_name, state, reason).because(
-            "move the switch alarm now rather than at its next evaluation"
-        ),
-    ]
+    return [cloudwatch_actions.put_switch_metric(where, stack.switch, region.name, value).because(why)]
 
 
 def _threshold(region: RegionStack, threshold: int, why: str) -> ApiCall:

@@ -23,8 +23,7 @@ from drctl.failover.context import Run
 from drctl.failover.plan import UNPLANNED, flip_calls, keep_snapshot_call
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
-from drctl.failover.waiting import Interrupted
-from drctl.stack import RegionStack
+from drctl.failover.waiting import NotYet, wait_until
 
 __all__ = ["Run", "capacity", "capacity_after_flip", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
 
@@ -130,47 +129,90 @@ def keep_owed(
 
 
 def flip(run: Run) -> dict[str, Any]:
-    """Throw the switch in the region that stays up (or invert the health checks with --flip-method invert)."""
+    """Throw the switch in the region that stays up (or hold the source out with --flip-method invert).
+
+    The flip is the datapoint: after PutMetricData drctl follows the switch alarm as CloudWatch evaluates it
+    (at its period, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html) and
+    records when it saw the alarm in the wanted state: that, not the put, is when Route53 starts to follow."""
     f = run.facts
     calls = flip_calls(
         run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children
     )
     done = []
     for call in calls:
-        if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
-            _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
+        put_wall, put_mono = time.time(), time.monotonic()
         resp = call.send(run.clients)
         rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
-        done.append({**call.describe(), "request_id": rid})
-        if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 1:
-            run.milestone("switch datapoint put", f"PutMetricData in {call.region}, request id {rid}")
+        entry: dict[str, Any] = {**call.describe(), "request_id": rid, "sent_at": put_wall}
+        if call.operation == "PutMetricData":
+            draining = call.params["MetricData"][0]["Value"] == 1
+            if draining:
+                run.milestone(
+                    "switch datapoint put", f"PutMetricData in {call.region}, request id {rid}", at=put_wall
+                )
+            entry["alarm"] = _follow_switch_alarm(run, call, put_wall, put_mono)
+            if draining:
+                run.milestone(
+                    "alarm in ALARM",
+                    f"DescribeAlarms in {call.region}: {entry['alarm']['name']} evaluated ALARM from the data",
+                    at=entry["alarm"]["seen_at"],
+                )
         elif call.operation == "UpdateHealthCheck":
             run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
+        done.append(entry)
     return {"calls": done}
 
 
-def _wait_for_switch_window(run: Run, region: RegionStack) -> None:
-    """A switch thrown less than one alarm period ago would re-arm itself (Maximum over the period still sees
-    the 1): wait until that datapoint has left the window before resetting it. Only a quick failback waits."""
-    window = observe.switch_window(run.clients, run.stack, region)
-    clear_at = window.clear_at()
-    if clear_at is None:
-        return
-    wait_s = (clear_at - datetime.now(UTC)).total_seconds()
-    if wait_s <= 0:
-        return
-    if wait_s > run.remaining():
-        raise Failed(
-            f"the switch for {region.name} was thrown {window.period_s - wait_s:.0f}s ago and cannot be reset "
-            f"for {wait_s:.0f}s (alarm period {window.period_s}s)",
-            hint="wait until the alarm period has passed",
-        )
-    run.progress(
-        f"waiting {wait_s:.1f}s: the drain of {region.name} is still inside its alarm's {window.period_s}s period"
+def _follow_switch_alarm(run: Run, call: Any, put_wall: float, put_mono: float) -> dict[str, Any]:
+    """Poll DescribeAlarms until the switch alarm is in the state the datapoint asks for, evaluated after it.
+
+    A reset (0) put while the drain (1) is still in the alarm's period would be evaluated as ALARM again
+    (Maximum over the period), and with TreatMissingData ignore nothing else would move it: the 0 is put again
+    on every poll until an evaluation shows OK."""
+    value = call.params["MetricData"][0]["Value"]
+    wanted = "ALARM" if value >= 1 else "OK"
+    drained = next(
+        reg
+        for reg in run.stack.regions.values()
+        if reg.name == call.params["MetricData"][0]["Dimensions"][0]["Value"]
     )
-    end = time.monotonic() + wait_s
-    while time.monotonic() < end:
-        if run.stop_event.is_set():
-            raise Interrupted("flip")
-        time.sleep(min(0.5, max(end - time.monotonic(), 0.0)))
+    cw = run.clients.client("cloudwatch", call.region)
+    not_before = datetime.fromtimestamp(int(put_wall), UTC)  # StateUpdatedTimestamp may carry whole seconds
+
+    def evaluated() -> dict[str, Any]:
+        alarm = cloudwatch.read_alarm(cw, drained.switch_alarm_name)
+        if alarm is None:
+            raise Failed(f"switch alarm {drained.switch_alarm_name} not found in {call.region}")
+        period = alarm.period_s or cloudwatch.STANDARD_PERIOD_S
+        fresh = alarm.updated is not None and alarm.updated >= not_before
+        # Already in the wanted state before the put: one full period later it is the data's state, not a
+        # forced one (SetAlarmState lasts until the next evaluation).
+        held = time.monotonic() - put_mono >= period + 5
+        if alarm.state != wanted or not (fresh or held):
+            if wanted == "OK":
+                call.send(run.clients)
+            raise NotYet(
+                f"{drained.switch_alarm_name} is {alarm.state} (waiting for {wanted} evaluated from the data)"
+            )
+        return {"name": alarm.name, "state": alarm.state, "period_s": period}
+
+    seen = wait_until(
+        f"{drained.switch_alarm_name} to evaluate {wanted}",
+        evaluated,
+        deadline_s=run.remaining(),
+        stop_event=run.stop_event,
+        progress=run.progress,
+        max_interval_s=1.0,
+    )
+    seen_wall, seen_mono = time.time(), time.monotonic()
+    run.progress(
+        f"{seen['name']} in {call.region} evaluated {wanted} {seen_mono - put_mono:.1f}s after the datapoint"
+    )
+    return {
+        **seen,
+        "seen_at": seen_wall,  # wall clock: when drctl saw the evaluated state
+        "seen_after_put_s": round(seen_mono - put_mono, 3),  # monotonic offset from the datapoint
+        "seen_monotonic": seen_mono,
+        "source": "DescribeAlarms (StateValue, StateUpdatedTimestamp)",
+    }

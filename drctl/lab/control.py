@@ -86,6 +86,10 @@ class LabControl:
     def set_backlog(self, operations: int, bytes_: int) -> dict[str, Any]:
         return self._call("POST", "backlog", {"operations": operations, "bytes": bytes_})
 
+    def clock(self) -> dict[str, Any]:
+        """The lab's time scale and alarm states, and recent alarm evaluations (drctl/lab/alarms.py)."""
+        return self._call("GET", "clock")
+
     def health(self) -> dict[str, Any]:
         """The lab's view of every Route53 health check (incl. CALCULATED)."""
         return self._call("GET", "health")

@@ -65,14 +65,16 @@ class _NoModels:
     def reset(self) -> None: ...
 
 
-def load_models(emulator_url: str, regions: tuple[str, str], home: Path) -> ModelSet:
+def load_models(emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> ModelSet:
     try:
         module = importlib.import_module("drctl.lab.models")
     except ModuleNotFoundError as e:
         if e.name != "drctl.lab.models":
             raise
         return _NoModels()
-    models: ModelSet = module.build_models(emulator_url=emulator_url, regions=regions, home=home)
+    models: ModelSet = module.build_models(
+        emulator_url=emulator_url, regions=regions, home=home, time_scale=time_scale
+    )
     return models
 
 
@@ -89,7 +91,7 @@ class Gateway:
         self._log_lock = threading.Lock()
         self._local = threading.local()
         self.servers: dict[str, _Server] = {}
-        self.models = load_models(self.emulator_url, self.regions, self.home)
+        self.models = load_models(self.emulator_url, self.regions, self.home, float(config.get("time_scale", 1.0)))
         if hasattr(self.models, "is_region_down"):  # the models see outages (a down region's checks fail)
             self.models.is_region_down = self.faults.is_down
         self.chain = self._build_chain()

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,10 @@ CHECKER_REGIONS = (
     "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
 )  # fmt: skip
 REGION_TAG_KEYS = ("lab:region", "drctl:region", "region", "Region")
+# How long after its alarm changes state a CLOUDWATCH_METRIC check turns (AWS seconds, times the lab time
+# scale). AWS documents that the check follows the alarm's data stream but not the delay; the lab takes the
+# default RequestInterval of an endpoint check (30 s) as the magnitude (docs/fidelity.md T-7).
+ALARM_CHECK_DELAY_S = 30.0
 
 
 class World(Protocol):
@@ -97,14 +102,21 @@ def _alarm_verdict(config: dict[str, Any], world: World, last_known: bool | None
     return Verdict(healthy, f"{word}: Insufficient data for CloudWatch alarm {name} ({fallback})")
 
 
+Settle = Callable[[str, dict[str, Any], Verdict], Verdict]
+
+
 def evaluate(
     check_id: str,
     checks: dict[str, dict[str, Any]],
     world: World,
     last_known: dict[str, bool] | None = None,
     _seen: frozenset[str] = frozenset(),
+    settle: Settle | None = None,
 ) -> Verdict:
-    """A check's current status as Route53 would see it (Disabled = healthy; Inverted flips)."""
+    """A check's current status as Route53 would see it (Disabled = healthy; Inverted flips).
+
+    `settle(check_id, config, raw)` turns a leaf check's raw verdict into the one Route53 shows by now (the
+    store's consecutive-results delay); without it a leaf turns at once."""
     record = checks.get(check_id)
     if record is None or check_id in _seen:
         return Verdict(False, "Failure: health check does not exist")
@@ -114,12 +126,14 @@ def evaluate(
     kind = config["Type"]
     if kind in ENDPOINT_TYPES:
         raw = _endpoint_verdict(config, check_region(config, record.get("Tags", {}), world.regions), world)
+        raw = settle(check_id, config, raw) if settle else raw
     elif kind == "CLOUDWATCH_METRIC":
         known = (last_known or {}).get(check_id)  # the check's own (inverted) status: undo the inversion
         raw = _alarm_verdict(config, world, known if known is None else known != bool(config.get("Inverted")))
+        raw = settle(check_id, config, raw) if settle else raw
     elif kind == "CALCULATED":
         children = config.get("ChildHealthChecks", [])
-        up = sum(evaluate(c, checks, world, last_known, _seen | {check_id}).healthy for c in children)
+        up = sum(evaluate(c, checks, world, last_known, _seen | {check_id}, settle).healthy for c in children)
         need = config.get("HealthThreshold", 0)
         word = "Success" if up >= need else "Failure"
         raw = Verdict(up >= need, f"{word}: {up} of {len(children)} child health checks healthy (need {need})")
@@ -168,8 +182,13 @@ def _validate(config: dict[str, Any]) -> None:
 class HealthCheckStore:
     """Health checks, their tags and remembered statuses; thread-safe, persisted on every change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, time_scale: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
+        self.time_scale = time_scale
+        self.clock = clock
+        # Route53's view of each leaf check (healthy, observation) and a turn under way (healthy, since).
+        self.settled: dict[str, Verdict] = {}
+        self.turning: dict[str, tuple[bool, float]] = {}
         self.lock = threading.RLock()
         self.checks: dict[str, dict[str, Any]] = {}
         self.caller_refs: dict[str, str] = {}
@@ -195,6 +214,7 @@ class HealthCheckStore:
     def clear(self) -> None:
         with self.lock:
             self.checks, self.caller_refs, self.last_known, self.last_failure = {}, {}, {}, {}
+            self.settled, self.turning = {}, {}
             self.save()
 
     def get(self, check_id: str) -> dict[str, Any]:
@@ -261,13 +281,45 @@ class HealthCheckStore:
             tags.update({t["Key"]: t.get("Value", "") for t in add})
             self.save()
 
+    def turn_delay_s(self, config: dict[str, Any]) -> float:
+        """How long a leaf check's raw result must hold before Route53 shows it (lab seconds).
+
+        Endpoint checks: FailureThreshold consecutive results at RequestInterval ("Whether the endpoint responds
+        to a number of consecutive health checks that you specify (the failure threshold)",
+        https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html);
+        CLOUDWATCH_METRIC checks: ALARM_CHECK_DELAY_S. Both times the lab time scale."""
+        if config["Type"] in ENDPOINT_TYPES:
+            aws_s = float(config.get("RequestInterval", 30)) * float(config.get("FailureThreshold", 3))
+        else:
+            aws_s = ALARM_CHECK_DELAY_S
+        return aws_s * self.time_scale
+
+    def settle(self, check_id: str, config: dict[str, Any], raw: Verdict) -> Verdict:
+        """The leaf verdict Route53 shows now: a new result counts once it has held for turn_delay_s."""
+        with self.lock:
+            shown = self.settled.get(check_id)
+            if shown is None or shown.healthy == raw.healthy:
+                self.turning.pop(check_id, None)
+                self.settled[check_id] = raw
+                return raw
+            now = self.clock()
+            direction, since = self.turning.get(check_id, (raw.healthy, now))
+            if direction != raw.healthy:
+                since = now
+            if now - since >= self.turn_delay_s(config):
+                self.turning.pop(check_id, None)
+                self.settled[check_id] = raw
+                return raw
+            self.turning[check_id] = (raw.healthy, since)
+            return shown
+
     def status(self, check_id: str, world: World) -> Verdict:
         """Evaluate a check now, remembering its last known status and last failure."""
         with self.lock:
             self.get(check_id)
             checks = {k: dict(v) for k, v in self.checks.items()}
             last_known = dict(self.last_known)
-        verdict = evaluate(check_id, checks, world, last_known)
+        verdict = evaluate(check_id, checks, world, last_known, settle=self.settle)
         with self.lock:
             changed = self.last_known.get(check_id) != verdict.healthy
             self.last_known[check_id] = verdict.healthy

@@ -20,6 +20,7 @@ from typing import Any
 
 from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY
 from drctl.lab.alarm_readback import AlarmReadback
+from drctl.lab.alarms import AlarmClock
 from drctl.lab.capacity import Capacity
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
@@ -73,6 +74,7 @@ class LabWorld:
         self.region_down: Callable[[str], bool] = lambda region: False
         self.app_faults: set[str] = set()
         self.durations = Durations()
+        self.alarm_reader: Callable[[str, str], str | None] | None = None  # the lab's alarm states (alarms.py)
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -147,8 +149,14 @@ class LabWorld:
                 raise
 
     def alarm_state(self, region: str, name: str) -> str | None:
-        """The alarm's StateValue in the emulator, None if it does not exist or cannot be read."""
+        """The alarm's StateValue as the lab evaluates it, None if it does not exist or cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.alarm_reader is not None:
+            try:
+                return self.alarm_reader(region, name)
+            except (BotoCoreError, ClientError):
+                return None
 
         try:
             resp = self.client("cloudwatch", region).describe_alarms(AlarmNames=[name])
@@ -161,16 +169,23 @@ class LabWorld:
 class ModelSet:
     """Everything the gateway plugs in from here."""
 
-    def __init__(self, emulator_url: str, regions: tuple[str, str], home: Path) -> None:
+    def __init__(self, emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> None:
         self.dir = home / "models"
+        self.time_scale = time_scale
         self.world = LabWorld(emulator_url, regions)
-        self.health = HealthChecks(HealthCheckStore(self.dir / "health_checks.json"), self.world)
+        store = HealthCheckStore(self.dir / "health_checks.json", time_scale=time_scale)
+        self.health = HealthChecks(store, self.world)
+        self.alarms = AlarmClock(self.world, time_scale)
+        self.world.alarm_reader = self.alarms.state
         self.transitions = Transitions(self.world)
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions)
+        self.signals.put_metric_data = self.alarms.put_metric_data
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
-        self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity, AlarmReadback()]
+        self.middlewares: list[Middleware] = [
+            self.health, self.transitions, self.capacity, self.alarms, AlarmReadback()
+        ]  # fmt: skip
         self._load()
 
     @property
@@ -188,13 +203,16 @@ class ModelSet:
     # lifecycle
     def start(self) -> None:
         self.signals.start()
+        self.alarms.start()
 
     def stop(self) -> None:
+        self.alarms.stop()
         self.signals.stop()
 
     def reset(self) -> None:
         """The emulator was wiped: forget everything modelled about its resources, back to defaults."""
         self.health.store.clear()
+        self.alarms.clear()
         self.transitions.clear()
         self.capacity.clear()
         self.world.app_faults.clear()
@@ -297,7 +315,11 @@ class ModelSet:
             "transitions": self.transitions.view(),
             **self.transitions.rebuild_view(),
             "signals": self.signals.view(),
+            "clock": self.alarms.view(),
         }
+
+    def _clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"lab": True, **self.alarms.view()}
 
     def _signals(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.signals.view()
@@ -318,9 +340,10 @@ _ADMIN: dict[tuple[str, str], Callable[[ModelSet, dict[str, Any]], dict[str, Any
     ("POST", "capacity-limit"): ModelSet._set_capacity_limit,
     ("GET", "health"): ModelSet._health,
     ("GET", "signals"): ModelSet._signals,
+    ("GET", "clock"): ModelSet._clock,
 }
 
 
-def build_models(*, emulator_url: str, regions: tuple[str, str], home: Path) -> ModelSet:
+def build_models(*, emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> ModelSet:
     """The gateway's entry point (drctl/lab/gateway.py)."""
-    return ModelSet(emulator_url, regions, home)
+    return ModelSet(emulator_url, regions, home, time_scale)

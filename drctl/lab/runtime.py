@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import shutil
 import signal
@@ -79,6 +80,7 @@ class LabInfo:
     admin_url: str  # the lab admin API (never taken down by an outage)
     pids: dict[str, int]  # "emulator", "gateway"
     regions: tuple[str, str]
+    time_scale: float = 1.0  # every modelled AWS duration is multiplied by this (1 = AWS's own magnitudes)
 
     @property
     def lab_dir(self) -> Path:
@@ -105,6 +107,20 @@ def validate_regions(regions: Sequence[str]) -> tuple[str, str]:
     return regions[0], regions[1]
 
 
+MAX_TIME_SCALE = 1000.0
+
+
+def validate_time_scale(value: float) -> float:
+    """A lab time scale: finite, above 0, at most MAX_TIME_SCALE (1 = AWS's durations as documented)."""
+    if not math.isfinite(value) or value <= 0 or value > MAX_TIME_SCALE:
+        raise DrctlError(
+            f"time scale must be a finite number above 0 and at most {MAX_TIME_SCALE:g}, got {value!r}",
+            code=ExitCode.USAGE,
+            hint="1 keeps AWS's durations; e.g. --time-scale 0.05 runs a 60 s alarm period in 3 s",
+        )
+    return float(value)
+
+
 def lab_info(home: Path) -> LabInfo | None:
     """The running lab under `home`, or None when it is not running (or only partly)."""
     state = _read_state(home)
@@ -123,13 +139,17 @@ def lab_up(
     ports: Mapping[str, int] | None = None,
     emulator_cmd: Sequence[str] | None = None,
     progress: Any = None,
+    time_scale: float = 1.0,
 ) -> LabInfo:
     """Start the lab under `home` (idempotent: a running, healthy lab is returned as it is).
 
     `ports` maps "global", each region, "admin" and "emulator" to a port (default: default_ports()).
     `progress(message)` is called with one-line progress messages (e.g. the first-use install).
+    `time_scale` multiplies every modelled AWS duration (alarm periods, health-check turns); tests and the
+    demo pass a small one.
     """
     regs = validate_regions(regions)
+    scale = validate_time_scale(time_scale)
     say = progress or (lambda message: None)
     with _locked(home):
         running = lab_info(home)
@@ -139,6 +159,12 @@ def lab_up(
                     f"the lab is already running with regions {', '.join(running.regions)}",
                     code=ExitCode.LAB,
                     hint="run `drctl lab down` first to change regions",
+                )
+            if running.time_scale != scale:
+                raise DrctlError(
+                    f"the lab is already running with time scale {running.time_scale:g}",
+                    code=ExitCode.LAB,
+                    hint="run `drctl lab down` first to change the time scale",
                 )
             return running
         _stop_recorded(home)  # leftovers of a lab that died half-way
@@ -168,11 +194,11 @@ def lab_up(
         try:
             emu = emulator.start_emulator(argv, port=port_map["emulator"], lab_dir=ldir, log=emu_log)
             pids["emulator"] = emu.pid
-            _write_state(home, regs, port_map, pids)
+            _write_state(home, regs, port_map, pids, scale)
             emulator.wait_until_ready(emu, emulator_url, log=emu_log, deadline_s=emulator.START_DEADLINE_S)
-            gw = _start_gateway(ldir, regs, port_map, emulator_url)
+            gw = _start_gateway(ldir, regs, port_map, emulator_url, scale)
             pids["gateway"] = gw.pid
-            _write_state(home, regs, port_map, pids)
+            _write_state(home, regs, port_map, pids, scale)
             _wait_gateway(gw, f"http://127.0.0.1:{port_map['admin']}", log=ldir / "gateway.log")
         except BaseException:
             _terminate(pids.values())
@@ -207,10 +233,13 @@ def _read_state(home: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _write_state(home: Path, regions: tuple[str, str], ports: Mapping[str, int], pids: Mapping[str, int]) -> None:
+def _write_state(
+    home: Path, regions: tuple[str, str], ports: Mapping[str, int], pids: Mapping[str, int], time_scale: float
+) -> None:
     path = _state_path(home)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"regions": list(regions), "ports": dict(ports), "pids": dict(pids)}, indent=2))
+    state = {"regions": list(regions), "ports": dict(ports), "pids": dict(pids), "time_scale": time_scale}
+    tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)
 
 
@@ -224,6 +253,7 @@ def _info_from_state(home: Path, state: dict[str, Any]) -> LabInfo:
         admin_url=f"http://127.0.0.1:{ports.get('admin', 0)}",
         pids={str(k): int(v) for k, v in state.get("pids", {}).items()},
         regions=(regions[0], regions[1]) if len(regions) == 2 else DEFAULT_REGIONS,
+        time_scale=float(state.get("time_scale", 1.0)),
     )
 
 
@@ -300,9 +330,10 @@ def _alive(pid: int) -> bool:
 
 
 def _start_gateway(
-    ldir: Path, regions: tuple[str, str], ports: Mapping[str, int], emulator_url: str
+    ldir: Path, regions: tuple[str, str], ports: Mapping[str, int], emulator_url: str, time_scale: float
 ) -> subprocess.Popen[bytes]:
     config = {
+        "time_scale": time_scale,
         "regions": list(regions),
         "ports": {k: v for k, v in ports.items() if k != "emulator"},
         "emulator_url": emulator_url,

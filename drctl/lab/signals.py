@@ -107,6 +107,8 @@ class Signals:
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
+        # How samples reach the emulator (models.py routes them through the alarm model, drctl/lab/alarms.py).
+        self.put_metric_data: Callable[[str, str, list[dict[str, Any]]], None] = self._put
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -132,6 +134,9 @@ class Signals:
                     log.warning("lab signals: %s failed: %s", getattr(work, "__name__", work), e)
                     self.last = {"ts": time.time(), "error": str(e)}
 
+    def _put(self, region: str, namespace: str, data: list[dict[str, Any]]) -> None:
+        self.world.client("cloudwatch", region).put_metric_data(Namespace=namespace, MetricData=data)
+
     def tick(self) -> dict[str, Any]:
         """Publish one round of samples; returns what was published."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -155,7 +160,7 @@ class Signals:
                 for name in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
                 for dims in dim_sets
             ]
-            self.world.client("cloudwatch", region).put_metric_data(Namespace="AWS/RDS", MetricData=lag_data)
+            self.put_metric_data(region, "AWS/RDS", lag_data)
             published["rds"].append(
                 {"cluster": arn_name(arn), "region": region, "lag_ms": p.lag_ms, "dimensions": dim_sets}
             )
@@ -180,7 +185,7 @@ class Signals:
                 ]
                 for d in data:
                     d["Dimensions"] = dims
-                self.world.client("cloudwatch", region).put_metric_data(Namespace="AWS/S3", MetricData=data)
+                self.put_metric_data(region, "AWS/S3", data)
                 published["s3"].append({"source": source, "destination": dest, "rule": rule_id, "region": region})
         self.last = published
         return published

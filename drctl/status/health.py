@@ -13,9 +13,16 @@ from dataclasses import dataclass
 
 from drctl.models import HealthCheck, HealthVerdict, Observation, RecordSet
 
+# "If more than 18% of health checkers report that an endpoint is healthy, Route 53 considers it healthy. If 18% of
+# health checkers or fewer report that an endpoint is healthy, Route 53 considers it unhealthy."
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
+HEALTHY_SHARE = 0.18
+
 
 def leaf_verdict(check: HealthCheck, observations: Sequence[Observation] | None) -> HealthVerdict:
-    """A leaf check is healthy when most checkers report Success (None observations: status unreadable)."""
+    """A leaf check is healthy when more than 18 % of checkers report Success, as Route53 decides (None
+    observations: status unreadable). Each checker's report already follows FailureThreshold consecutive
+    results, so the latest report per checker is what counts."""
     if check.disabled:
         return HealthVerdict(check.id, True, "disabled (Route53 treats it as healthy)")
     if observations is None:
@@ -23,7 +30,7 @@ def leaf_verdict(check: HealthCheck, observations: Sequence[Observation] | None)
     if not observations:
         return HealthVerdict(check.id, None, "no checker observations yet")
     ok = sum(1 for o in observations if o.ok)
-    healthy = ok * 2 > len(observations)
+    healthy = ok > HEALTHY_SHARE * len(observations)
     reason = f"{ok}/{len(observations)} checkers report Success"
     if not healthy:
         failing = next((o.status for o in observations if not o.ok), "")

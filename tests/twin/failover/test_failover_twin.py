@@ -119,7 +119,7 @@ def test_dry_run_prints_the_calls_and_makes_none(fast, home, capsys) -> None:
     ops = [(c["service"], c["operation"], c["region"]) for c in plan["calls"]]
     assert ("rds", "SwitchoverGlobalCluster", "us-west-2") in ops
     assert ("cloudwatch", "PutMetricData", "us-west-2") in ops
-    assert ("cloudwatch", "SetAlarmState", "us-west-2") in ops
+    assert ("cloudwatch", "SetAlarmState", "us-west-2") not in ops  # the flip is the datapoint
     assert [r["operation"] for r in twin.control.requests()], "the dry run read nothing from AWS"
     assert mutations(twin) == []  # it read the live state, and sent none of the calls it printed
     assert not (home / "runs").exists()

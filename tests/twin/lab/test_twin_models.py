@@ -27,6 +27,8 @@ def _lab_view(lab: Any) -> dict[str, bool]:
 
 
 def test_health_check_follows_an_alarm_flipped_by_put_metric_data(lab: Any) -> None:
+    """The datapoint turns the alarm at its next period boundary, the check after the modelled delay; a
+    SetAlarmState lasts only until the next evaluation (docs/fidelity.md T-7, T-20, T-22)."""
     cw, r53 = lab.client("cloudwatch", WEST), lab.client("route53", EAST)
     cw.put_metric_alarm(
         AlarmName="app-switch",
@@ -37,6 +39,7 @@ def test_health_check_follows_an_alarm_flipped_by_put_metric_data(lab: Any) -> N
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",
     )
     check = r53.create_health_check(
         CallerReference="switch",
@@ -48,12 +51,27 @@ def test_health_check_follows_an_alarm_flipped_by_put_metric_data(lab: Any) -> N
     )["HealthCheck"]["Id"]
     assert _status(r53, check) == "Success"  # no data yet: InsufficientDataHealthStatus says healthy
     cw.put_metric_data(Namespace="Drctl", MetricData=[{"MetricName": "Switch", "Value": 1}])
-    assert _status(r53, check) == "Failure"
+    assert _alarm(cw) != "ALARM"  # not evaluated yet: the period has not ended
+    _until(lambda: _status(r53, check) == "Failure")
+    assert _alarm(cw) == "ALARM"
     assert _lab_view(lab)[check] is False
     reasons = r53.get_health_check_last_failure_reason(HealthCheckId=check)["HealthCheckObservations"]
     assert "ALARM" in reasons[0]["StatusReport"]["Status"]
     cw.set_alarm_state(AlarmName="app-switch", StateValue="OK", StateReason="lab test")
-    assert _status(r53, check) == "Success"
+    assert _alarm(cw) == "OK"  # forced, for now
+    _until(lambda: _alarm(cw) == "ALARM")  # the next evaluation: back to what the data say
+    assert _status(r53, check) == "Failure"
+
+
+def _alarm(cw: Any) -> str:
+    return str(cw.describe_alarms(AlarmNames=["app-switch"])["MetricAlarms"][0]["StateValue"])
+
+
+def _until(condition: Any, timeout_s: float = 15.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.05)
 
 
 def test_calculated_check_combines_children_across_outage_and_app_fault(lab: Any) -> None:
@@ -84,15 +102,16 @@ def test_calculated_check_combines_children_across_outage_and_app_fault(lab: Any
         return view[both], view[any_], view[neither]
 
     assert calculated() == (True, True, False)
-    lab.control.set_app_fault(WEST)
-    assert _status(r53, west) == "Failure" and _status(r53, east) == "Success"
+    lab.control.set_app_fault(WEST)  # endpoint checks turn after RequestInterval x FailureThreshold (scaled)
+    _until(lambda: _status(r53, west) == "Failure")
+    assert _status(r53, east) == "Success"
     assert calculated() == (False, True, False)
     lab.control.outage(EAST)  # Route53's control plane stays up unless route53=True
-    assert _status(r53, east) == "Failure"
+    _until(lambda: _status(r53, east) == "Failure")
     assert calculated() == (False, False, True)
     lab.control.restore(EAST)
     lab.control.set_app_fault(WEST, failing=False)
-    assert calculated() == (True, True, False)
+    _until(lambda: calculated() == (True, True, False))
 
 
 def _global_cluster(lab: Any) -> tuple[str, str]:
@@ -316,7 +335,10 @@ def test_last_known_status_is_kept_while_the_alarm_region_is_down(lab: Any) -> N
     }
     check = r53.create_health_check(CallerReference="lk", HealthCheckConfig=config)["HealthCheck"]["Id"]
     cw.put_metric_data(Namespace="Drctl", MetricData=[{"MetricName": "Switch", "Value": 5}])
-    time.sleep(2.2)  # nobody reads the status: the lab's own once-a-second evaluation must notice the alarm
+    # Nobody reads the status: the lab's own once-a-second evaluation must notice the alarm once its period
+    # (60 s x the twin's time scale) has ended and the check has followed it.
+    _until(lambda: any(e["to"] == "ALARM" for e in lab.control.clock()["evaluations"]))
+    time.sleep(2.2)
     lab.control.outage(WEST)
     assert _status(r53, check) == "Failure"
     assert (

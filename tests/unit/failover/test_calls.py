@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,6 +29,10 @@ class Recorded:
 
     def __getattr__(self, method: str) -> Any:
         def call(**params: Any) -> dict[str, Any]:
+            if method == "describe_alarms":  # the switch alarm, evaluated ALARM after the datapoint
+                updated = datetime.now(UTC) + timedelta(seconds=1)
+                alarm = {"AlarmName": params["AlarmNames"][0], "StateValue": "ALARM", "Period": 60}
+                return {"MetricAlarms": [{**alarm, "StateUpdatedTimestamp": updated}]}
             self.log.append((self.service, self.region, method, params))
             return {"ResponseMetadata": {"RequestId": f"req-{len(self.log)}"}}
 
@@ -89,6 +94,8 @@ def test_the_flip_step_sends_what_the_dry_run_lists(stack: Stack) -> None:
     )
     result = steps.flip(run)
     listed = [c for c in plan_calls(stack, req, facts, None) if c.service == "cloudwatch"]
-    assert [c[2] for c in clients.log] == ["put_metric_data", "set_alarm_state"]
+    assert [c[2] for c in clients.log] == ["put_metric_data"]
     assert clients.log == [as_sent(c) for c in listed]
-    assert [c["request_id"] for c in result["calls"]] == ["req-1", "req-2"]
+    assert [c["request_id"] for c in result["calls"]] == ["req-1"]
+    followed = result["calls"][0]["alarm"]
+    assert followed["state"] == "ALARM" and followed["seen_at"] >= result["calls"][0]["sent_at"]

@@ -34,7 +34,7 @@ class _World:
 
 def test_endpoint_checks_get_the_documented_interval_and_threshold_defaults(tmp_path: Path) -> None:
     """T-5: RequestInterval defaults to 30 s and FailureThreshold to 3 when the caller names neither."""
-    store = HealthCheckStore(tmp_path / "hc.json")
+    store = HealthCheckStore(tmp_path / "hc.json", time_scale=0)
     https, _ = store.create("a", {"Type": "HTTPS", "FullyQualifiedDomainName": "app.example.com"})
     assert https["HealthCheckConfig"]["RequestInterval"] == 30
     assert https["HealthCheckConfig"]["FailureThreshold"] == 3

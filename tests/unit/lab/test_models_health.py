@@ -79,7 +79,7 @@ def world() -> FakeWorld:
 
 @pytest.fixture
 def r53(tmp_path: Path, world: FakeWorld) -> Any:
-    return route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json"), world))
+    return route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json", time_scale=0), world))
 
 
 def _create(r53: Any, ref: str, **config: Any) -> str:
@@ -288,12 +288,12 @@ def test_region_of_a_check() -> None:
 
 
 def test_store_survives_a_restart(tmp_path: Path, world: FakeWorld) -> None:
-    r53 = route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json"), world))
+    r53 = route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json", time_scale=0), world))
     check = _create(r53, "p", Type="CLOUDWATCH_METRIC", AlarmIdentifier={"Region": "us-west-2", "Name": "s"})
     r53.change_tags_for_resource(
         ResourceType="healthcheck", ResourceId=check, AddTags=[{"Key": "k", "Value": "v"}]
     )
-    again = route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json"), world))
+    again = route53_through(HealthChecks(HealthCheckStore(tmp_path / "hc.json", time_scale=0), world))
     assert again.get_health_check(HealthCheckId=check)["HealthCheck"]["HealthCheckConfig"]["AlarmIdentifier"] == {
         "Region": "us-west-2",
         "Name": "s",
@@ -304,7 +304,7 @@ def test_store_survives_a_restart(tmp_path: Path, world: FakeWorld) -> None:
 
 
 def test_other_route53_calls_are_forwarded(tmp_path: Path, world: FakeWorld) -> None:
-    middleware = HealthChecks(HealthCheckStore(tmp_path / "hc.json"), world)
+    middleware = HealthChecks(HealthCheckStore(tmp_path / "hc.json", time_scale=0), world)
     seen: list[str] = []
 
     def forward(req: LabRequest) -> LabResponse:

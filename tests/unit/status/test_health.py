@@ -29,13 +29,18 @@ LEAF = HealthCheck("leaf", "HTTPS", fqdn=None)
     ("observations", "healthy"),
     [
         (obs("Success: 200", "Success: 200", "Failure: 503"), True),
-        (obs("Success: 200", "Failure: 503"), False),  # a tie is not a majority
-        (obs("Failure: timeout", "Failure: timeout", "Success: 200"), False),
+        (obs("Success: 200", "Failure: 503"), True),  # 50 % > 18 %
+        (obs("Failure: timeout", "Failure: timeout", "Success: 200"), True),  # 33 % > 18 %: not a majority
+        (obs("Success: 200", "Success: 200", *["Failure: timeout"] * 6), True),  # 2 of 8 = 25 %: Route53 healthy
+        (obs("Success: 200", *["Failure: timeout"] * 7), False),  # 1 of 8 = 12.5 %
+        (obs("Success: 200", *["Failure: timeout"] * 10), False),  # 1 of 11 = 9 %
+        (obs("Success: 200", *["Failure: timeout"] * 4), True),  # 1 of 5 = 20 % > 18 %
+        (obs(*["Failure: timeout"] * 8), False),
         ([], None),
         (None, None),
     ],
 )
-def test_leaf_is_healthy_when_most_checkers_report_success(observations, healthy) -> None:
+def test_leaf_is_healthy_when_more_than_18_percent_of_checkers_report_success(observations, healthy) -> None:
     assert leaf_verdict(LEAF, observations).healthy is healthy
 
 

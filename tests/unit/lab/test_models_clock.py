@@ -1,0 +1,108 @@
+"""The twin's clock in-process: alarm evaluation at period boundaries, SetAlarmState until the next evaluation,
+health checks turning after RequestInterval x FailureThreshold (docs/fidelity.md T-5, T-7, T-20, T-22)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drctl.lab.alarms import AlarmClock, Period, decide
+from drctl.lab.health import HealthCheckStore, Verdict
+
+SWITCH = {
+    "AlarmName": "switch", "Namespace": "drctl/Failover", "MetricName": "RegionDrained", "Statistic": "Maximum",
+    "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "TreatMissingData": "ignore", "StateValue": "OK",
+}  # fmt: skip
+
+
+def test_decide_follows_threshold_datapoints_to_alarm_and_missing_data() -> None:
+    one, zero = Period(1, 1, 1, 1), Period(1, 0, 0, 0)
+    assert decide(SWITCH, [one], "OK")[0] == "ALARM"
+    assert decide(SWITCH, [zero], "ALARM")[0] == "OK"
+    assert decide(SWITCH, [None], "ALARM")[0] == "ALARM"  # ignore keeps the state
+    assert decide({**SWITCH, "TreatMissingData": "missing"}, [None], "OK")[0] == "INSUFFICIENT_DATA"
+    assert decide({**SWITCH, "TreatMissingData": "breaching"}, [None], "OK")[0] == "ALARM"
+    three = {**SWITCH, "EvaluationPeriods": 3, "DatapointsToAlarm": 2}
+    assert decide(three, [one, zero, zero], "OK")[0] == "OK"
+    assert decide(three, [one, None, one], "OK")[0] == "ALARM"
+
+
+class _Cw:
+    def __init__(self) -> None:
+        self.alarm = dict(SWITCH)
+        self.points: list[tuple[float, float]] = []
+
+    def get_paginator(self, name: str) -> Any:
+        cw = self
+
+        class _P:
+            def paginate(self, **kw: Any) -> list[dict[str, Any]]:
+                return [{"MetricAlarms": [dict(cw.alarm)]}]
+
+        return _P()
+
+    def set_alarm_state(self, **kw: Any) -> None:
+        self.alarm["StateValue"] = kw["StateValue"]
+
+    def get_metric_statistics(self, **kw: Any) -> dict[str, Any]:
+        start, end = kw["StartTime"].timestamp(), kw["EndTime"].timestamp()
+        values = [v for t, v in self.points if start <= t < end]
+        if not values:
+            return {"Datapoints": []}
+        dp = {"SampleCount": len(values), "Sum": sum(values), "Minimum": min(values), "Maximum": max(values)}
+        return {"Datapoints": [dp]}
+
+
+class _World:
+    regions = ("us-west-2",)
+
+    def __init__(self) -> None:
+        self.cw = _Cw()
+
+    def is_region_down(self, region: str) -> bool:
+        return False
+
+    def client(self, service: str, region: str) -> Any:
+        return self.cw
+
+
+def test_alarm_turns_only_at_its_period_boundary_and_set_alarm_state_lasts_until_the_next() -> None:
+    world, now = _World(), [1000.0]  # time scale 0.1: a 60 s period is 6 lab seconds; boundaries at 996, 1002
+    clock = AlarmClock(world, time_scale=0.1, clock=lambda: now[0])
+    clock.evaluate_due()  # first sight
+    world.cw.points.append((1000.5, 1.0))  # the drain datapoint
+    now[0] = 1001.9
+    clock.evaluate_due()
+    assert clock.state("us-west-2", "switch") == "OK"  # the period has not ended: not evaluated yet
+    now[0] = 1002.01
+    clock.evaluate_due()
+    assert clock.state("us-west-2", "switch") == "ALARM"
+    assert world.cw.alarm["StateValue"] == "ALARM"
+    # SetAlarmState (through the gateway: the emulator's state, then adopted as forced)
+    world.cw.alarm["StateValue"] = "OK"
+    clock.adopt("us-west-2", forced=True)
+    assert clock.state("us-west-2", "switch") == "OK"
+    now[0] = 1008.01  # next boundary: no data in the period, TreatMissingData ignore -> the data's ALARM
+    clock.evaluate_due()
+    assert clock.state("us-west-2", "switch") == "ALARM"
+
+
+def test_endpoint_check_turns_after_request_interval_times_failure_threshold(tmp_path: Path) -> None:
+    now = [0.0]
+    store = HealthCheckStore(tmp_path / "hc.json", time_scale=0.5, clock=lambda: now[0])
+    config = {"Type": "HTTPS", "RequestInterval": 10, "FailureThreshold": 3}  # 30 s x 0.5 = 15 lab seconds
+    ok, bad = Verdict(True, "Success"), Verdict(False, "Failure")
+    assert store.settle("c", config, ok).healthy
+    now[0] = 1.0
+    assert store.settle("c", config, bad).healthy  # the first failure: still healthy
+    now[0] = 15.9
+    assert store.settle("c", config, bad).healthy
+    now[0] = 16.0
+    assert not store.settle("c", config, bad).healthy
+    alarm_check = {"Type": "CLOUDWATCH_METRIC"}  # ALARM_CHECK_DELAY_S (30 s) x 0.5
+    assert not store.settle("a", alarm_check, bad).healthy
+    now[0] = 20.0
+    assert not store.settle("a", alarm_check, ok).healthy
+    now[0] = 35.0
+    assert store.settle("a", alarm_check, ok).healthy
