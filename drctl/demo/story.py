@@ -162,7 +162,7 @@ def _wait_for_lag(clients: ClientFactory, stack: Stack, secondary: str, ms: floa
     deadline = time.monotonic() + SIGNAL_WAIT_S
     seen = None
     while time.monotonic() < deadline:
-        reading = observe.lag_reading(clients, member.cluster_id, secondary)
+        reading = observe.lag_reading(clients, member.cluster_id, secondary, stack.other(secondary).name)
         seen = reading.value_ms if reading else None
         if seen is not None and abs(seen - ms) < 1.0:
             return

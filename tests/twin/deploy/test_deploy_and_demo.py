@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from drctl.demo.stack import demo_stack_path
+from drctl.demo.story import DEMO_TIME_SCALE
 from drctl.errors import ExitCode
 from drctl.lab.runtime import LabInfo, lab_dir, lab_down, lab_info
 from drctl.stack import load_stack
@@ -69,12 +70,17 @@ def drctl(
     )
 
 
+def _lab_at_demo_scale(lab_tools: Any) -> list[str]:
+    """`lab up` options for a lab the demo can reuse: the demo runs the twin on its own time scale."""
+    return ["--port-base", str(lab_tools.free_port_base()), "--time-scale", str(DEMO_TIME_SCALE)]
+
+
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory, lab_tools: Any) -> Iterator[Applied]:
     home = tmp_path_factory.mktemp("deployed") / "home"
     stack_path = demo_stack_path(home)
     try:
-        up = drctl(home, lab_tools, "lab", "up", "--port-base", str(lab_tools.free_port_base()), timeout=300)
+        up = drctl(home, lab_tools, "lab", "up", *_lab_at_demo_scale(lab_tools), timeout=300)
         assert up.returncode == 0, up.stderr[-3000:]
         started = time.monotonic()
         first = subprocess.run(
@@ -237,7 +243,7 @@ def writer_region(rds: Any, global_id: str) -> str:
 
 def test_redeploy_after_a_writer_swap_plans_nothing_then_destroy(applied: Applied, lab_tools: Any) -> None:
     home = applied.home
-    up = drctl(home, lab_tools, "lab", "up", "--port-base", str(lab_tools.free_port_base()), timeout=300)
+    up = drctl(home, lab_tools, "lab", "up", *_lab_at_demo_scale(lab_tools), timeout=300)
     assert up.returncode == 0, up.stderr[-3000:]
     info: LabInfo | None = lab_info(home)
     assert info is not None

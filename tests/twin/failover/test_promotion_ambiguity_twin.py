@@ -50,6 +50,7 @@ def test_failing_promotions_never_detach_without_consent_and_once_with_it(fast, 
     twin, stack = fast
     with Path(stack).open("a") as f:
         f.write("\n[failover]\ndetach_after_s = 2\n")
+    twin.control.outage("us-east-1")
     twin.control.set_faults(fail=["FailoverGlobalCluster"])
     rc, first = failover(capsys, stack, *UNPLANNED)
     assert rc == ExitCode.FAILED, first["_stderr"]
@@ -59,6 +60,7 @@ def test_failing_promotions_never_detach_without_consent_and_once_with_it(fast, 
 
     rc, second = failover(capsys, stack, "--resume", first["run_id"], "--allow-detach")
     twin.control.set_faults()
+    twin.control.restore()  # the source region answers again
     assert rc == ExitCode.OK, second["_stderr"]
     assert _sent(twin, "RemoveFromGlobalCluster") == 1
     # AWS after a detach: the target stands alone and writes; the old primary is still the global writer.
@@ -78,3 +80,12 @@ def test_failing_promotions_never_detach_without_consent_and_once_with_it(fast, 
 
     rc, back = failover(capsys, stack, "--to", "us-east-1")  # a planned failback is refused, never a no-op
     assert rc == ExitCode.REFUSED and "split" in back["_stderr"], back
+
+    # The way back: one global database again, the target its writer, the old primary a secondary (read AWS).
+    way_back = twin.cli("rejoin", "--writer", "us-west-2", "--yes", "--json", "--stack", str(stack))
+    assert way_back.returncode == ExitCode.OK, way_back.stderr
+    gcs = twin.client("rds", "us-west-2").describe_global_clusters()["GlobalClusters"]
+    assert [g["GlobalClusterIdentifier"] for g in gcs] == [GLOBAL_ID]
+    assert _members(twin) == {"us-west-2": True, "us-east-1": False}
+    after = json.loads(twin.cli("status", "--json", "--stack", str(stack)).stdout)
+    assert after["standalone_writers"] == [] and not any(r.startswith("split:") for r in after["reasons"])

@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.twin]
 
 
 def wait_for_lag(twin: Any, ms: float, region: str = "us-west-2", timeout_s: float = 20.0) -> None:
-    """Until the lab's published RPO lag for the secondary reads `ms`."""
+    """Until the lab's published RPO lag for the secondary reads `ms` (published as AWS does: in the secondary's
+    region, DBClusterIdentifier + SourceRegion, standard resolution)."""
     cw = twin.client("cloudwatch", region)
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -29,14 +30,17 @@ def wait_for_lag(twin: Any, ms: float, region: str = "us-west-2", timeout_s: flo
                         "Metric": {
                             "Namespace": "AWS/RDS",
                             "MetricName": "AuroraGlobalDBRPOLag",
-                            "Dimensions": [{"Name": "DBClusterIdentifier", "Value": "drctl-lab-usw2"}],
+                            "Dimensions": [
+                                {"Name": "DBClusterIdentifier", "Value": "drctl-lab-usw2"},
+                                {"Name": "SourceRegion", "Value": "us-east-1"},
+                            ],
                         },
-                        "Period": 1,
+                        "Period": 60,
                         "Stat": "Maximum",
                     },
                 }
             ],
-            StartTime=time.time() - 60,
+            StartTime=time.time() - 120,
             EndTime=time.time() + 5,
             ScanBy="TimestampDescending",
         )["MetricDataResults"][0]["Values"]
