@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
 from drctl.errors import Stopped, UsageError
 from drctl.models import FlipMethod, Mode
 
@@ -49,21 +50,15 @@ def failover(
             "source's record check gets an unmeetable HealthThreshold, so it stays out even if the source dies)."
         ),
     ] = FlipMethod.SWITCH,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Run the read-only preflight and print the calls; change nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
     resume: Annotated[
         str | None,
         typer.Option("--resume", help="Continue an interrupted run. Example: --resume 20261129T121500Z-ab12"),
     ] = None,
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take the run lock from another holder (after confirmation).")
-    ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print only the JSON report on stdout.")] = False,
-    stack_file: Annotated[
-        str | None, typer.Option("--stack", help="Stack file (default: $DRCTL_STACK or .drctl/stack.toml).")
-    ] = None,
+    break_lock: BreakLockOpt = False,
+    json_output: JsonOpt = False,
+    stack_file: StackOpt = None,
 ) -> None:
     """Fail over: [bold]drctl failover --to secondary[/bold]; fail back: --to primary.
 
@@ -165,7 +160,7 @@ def _shown_on_failure(show: Callable[[RunReport, TextIO], None], call: Callable[
     """Run; write the run's reports beside its journal; if the run ends refused/locked/failed, print its
     report (evidence) before the one-line error. The CLI composes the run and its report: the runner knows
     nothing of reports."""
-    from drctl.failover.runner import RunEnded
+    from drctl.failover.stepping import RunEnded
 
     try:
         report = call()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
 from drctl.errors import ConfigError, DrctlError, ExitCode
 
 if TYPE_CHECKING:
@@ -23,21 +24,15 @@ def rejoin(
             "--writer", help="The region that keeps writing (the standalone writer). Example: --writer us-west-2"
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Run the read-only preflight and print the calls; change nothing.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
     resume: Annotated[
         str | None,
         typer.Option("--resume", help="Continue an interrupted rejoin. Example: --resume 20261129T121500Z-ab12"),
     ] = None,
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take the run lock from another holder (after confirmation).")
-    ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print only the JSON report on stdout.")] = False,
-    stack_file: Annotated[
-        str | None, typer.Option("--stack", help="Stack file (default: $DRCTL_STACK or .drctl/stack.toml).")
-    ] = None,
+    break_lock: BreakLockOpt = False,
+    json_output: JsonOpt = False,
+    stack_file: StackOpt = None,
 ) -> None:
     """After a detach: [bold]drctl rejoin --writer us-west-2[/bold] keeps that region writing, snapshots and
     retires the old writer, re-forms the global database and re-adds the old region as a secondary.
@@ -90,6 +85,8 @@ def rejoin(
         raise typer.Abort()
 
     show = _report_json if json_output else _report_text
+    from drctl.failover.stepping import RunEnded
+
     try:
         if journal is not None:
             report = capability.resume(stack, journal, progress=progress, confirm=ask, break_lock=break_lock)
@@ -97,7 +94,7 @@ def rejoin(
             assert writer is not None
             req = capability.request_for(stack, writer)
             report = capability.start(stack, req, progress=progress, confirm=ask, break_lock=break_lock)
-    except capability.RejoinEnded as e:
+    except RunEnded as e:
         _write_reports(e.report.journal)
         show(e.report, sys.stdout)
         raise

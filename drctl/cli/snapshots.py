@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.options import StackOpt
 from drctl.errors import Failed, Unreachable
 
 
@@ -31,9 +32,7 @@ from drctl.errors import Failed, Unreachable
 def keep_snapshots(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the copies it would make; make none.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
-    stack_file: Annotated[
-        str | None, typer.Option("--stack", help="Stack file (default: $DRCTL_STACK or .drctl/stack.toml).")
-    ] = None,
+    stack_file: StackOpt = None,
 ) -> None:
     """Keep every owed unplanned-failover snapshot as a manual snapshot. Example: drctl keep-snapshots"""
     from botocore.exceptions import BotoCoreError, ClientError

@@ -7,7 +7,7 @@ the `*_actions` modules, `ApiCall.send`), so what a dry run shows is what a real
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions, rds_actions, route53_actions
 from drctl.aws.calls import ApiCall
@@ -38,8 +38,27 @@ class Request:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
+class CheckedFacts:
+    """What a read-only preflight found, as a dataclass with `checks` and a dict form for the journal (shared
+    by failover's and rejoin's facts)."""
+
+    checks: list[dict[str, Any]]
+
+    def check(self, name: str, ok: bool | None, detail: str) -> None:
+        self.checks.append({"name": name, "ok": ok, "detail": detail})
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{k: d[k] for k in fields if k in d})
+
+
 @dataclass
-class Facts:
+class Facts(CheckedFacts):
     """What the read-only preflight found; journaled, and restored on resume."""
 
     writer_region: str | None = None
@@ -61,16 +80,6 @@ class Facts:
     checks: list[dict[str, Any]] = field(default_factory=list)  # {"name", "ok", "detail"}
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def check(self, name: str, ok: bool | None, detail: str) -> None:
-        self.checks.append({"name": name, "ok": ok, "detail": detail})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Facts:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 def flip_calls(

@@ -35,8 +35,9 @@ from drctl.aws.clients import ClientFactory
 from drctl.aws.errors import error_code, to_drctl_error
 from drctl.errors import ConfigError, DrctlError, ExitCode
 from drctl.failover.lock import RunLock
+from drctl.failover.plan import CheckedFacts
 from drctl.failover.recorder import CallRecorder, RecordingFactory
-from drctl.failover.stepping import ctrl_c, run_step
+from drctl.failover.stepping import RunEnded, ctrl_c, run_step
 from drctl.failover.waiting import Interrupted, NotYet, wait_until
 from drctl.journal.events import RunFinished, RunResumed, RunStarted, StepEnded
 from drctl.journal.log import Journal, RunLog, new_run_id
@@ -89,7 +90,7 @@ class RejoinRequest:
 
 
 @dataclass
-class RejoinFacts:
+class RejoinFacts(CheckedFacts):
     """What the read-only preflight found; journaled (the old cluster's configuration included)."""
 
     global_cluster_id: str = ""
@@ -107,16 +108,6 @@ class RejoinFacts:
     checks: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def check(self, name: str, ok: bool | None, detail: str) -> None:
-        self.checks.append({"name": name, "ok": ok, "detail": detail})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RejoinFacts:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass
@@ -136,14 +127,6 @@ class RejoinReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"command": COMMAND, **asdict(self)}
-
-
-class RejoinEnded(DrctlError):
-    """A rejoin that ended without completing: the error, plus the run's report."""
-
-    def __init__(self, message: str, *, code: ExitCode, hint: str | None, report: RejoinReport) -> None:
-        super().__init__(message, code=code, hint=hint)
-        self.report = report
 
 
 @dataclass(frozen=True)
@@ -408,7 +391,7 @@ class _Rejoin:
                     hint = hint.replace(
                         "`drctl failover --resume RUN`", f"`drctl rejoin --resume {report.run_id}`"
                     )
-                raise RejoinEnded(e.message, code=e.code, hint=hint, report=report) from e
+                raise RunEnded(e.message, code=e.code, hint=hint, report=report) from e
 
     def _lock(self, break_lock: bool) -> dict[str, Any]:
         self.lock.acquire(break_lock=break_lock)

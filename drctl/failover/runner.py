@@ -18,15 +18,15 @@ from typing import Any
 
 from drctl.aws.calls import ApiCall
 from drctl.aws.clients import ClientFactory
-from drctl.errors import DrctlError, ExitCode, Failed, Locked, Refused, Stopped, UsageError
+from drctl.errors import DrctlError, Failed, Locked, Refused, Stopped, UsageError
 from drctl.failover import steps
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import measure_rpo
 from drctl.failover.plan import PLANNED, UNPLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
+from drctl.failover.stepping import RunEnded, run_step, test_kill_hook
 from drctl.failover.stepping import ctrl_c as _ctrl_c
-from drctl.failover.stepping import run_step, test_kill_hook
 from drctl.failover.waiting import Interrupted
 from drctl.journal.events import (
     RunFinished,
@@ -96,14 +96,6 @@ class RunReport:
             "retries": self.retries,
             "journal": self.journal,
         }
-
-
-class RunEnded(DrctlError):
-    """A run that ended without completing (refused, locked, failed): the error, plus the run's report."""
-
-    def __init__(self, message: str, *, code: ExitCode, hint: str | None, report: RunReport) -> None:
-        super().__init__(message, code=code, hint=hint)
-        self.report = report
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,15 @@ from drctl.journal.log import Journal, RunLog
 TEST_KILL_ENV = "DRCTL_TEST_KILL_AT"
 
 
+class RunEnded(DrctlError):
+    """A journaled run (failover, rejoin) that ended without completing: the error, plus the run's report, so
+    the CLI can print the evidence before the one-line error."""
+
+    def __init__(self, message: str, *, code: ExitCode, hint: str | None, report: Any) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.report = report
+
+
 def test_kill_hook(point: str) -> None:
     if os.environ.get(TEST_KILL_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
