@@ -21,6 +21,7 @@ from typing import Any
 from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY
 from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.capacity import Capacity
+from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
 from drctl.lab.signals import Profile, Signals
@@ -100,6 +101,8 @@ class ModelSet:
         self.signals = Signals(self.world, self.transitions)
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self.health.lab_view
+        # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
+        self.dns_zones = LabZones(self.world, self.health.store)
         self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity, AlarmReadback()]
         self._load()
 
