@@ -2,8 +2,10 @@
 
 It answers from the emulator's hosted zones and record sets (read straight from the emulator, like the health
 model reads alarms, so `drctl lab outage --route53`, which closes the Route53 *API*, leaves it answering: on AWS
-the control plane and the name servers are separate). Failover records are chosen from the lab's Route53
-health model, the way the Route53 Developer Guide describes (docs/fidelity.md, "Lab DNS server"):
+"DNS resolution and health checks ... will continue to work" during a control plane impairment,
+https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/appendix-b---edge-network-global-service-guidance.html).
+Failover records are chosen from the lab's Route53 health model, the way the Route53 Developer Guide describes
+(docs/fidelity.md, "Lab DNS server", T-140..T-145):
 
 - PRIMARY when its health check is healthy; else SECONDARY when healthy; when both are unhealthy Route53
   "reverts to considering all records healthy" and answers PRIMARY
@@ -12,7 +14,8 @@ health model, the way the Route53 Developer Guide describes (docs/fidelity.md, "
   without a health check is healthy.
 - An alias to a load balancer answers A records with the load balancer's addresses, TTL 60 s (an alias to an
   AWS resource takes the resource's TTL; ELB's is 60 s:
-  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-alias.html). The lab's
+  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-alias.html,
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/using-domain-names-with-elb.html). The lab's
   load balancers have no addresses of their own: each gets two loopback addresses derived from its DNS name,
   and this server also answers the load balancer's own name with them (ELB's DNS, modelled here too:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internet-facing-load-balancers.html).
@@ -371,8 +374,15 @@ class DnsServer:
         self._servers: list[socketserver.BaseServer] = []
 
     def start(self) -> None:
-        udp = _Udp((self.host, self.port), _UdpHandler)
-        tcp = _Tcp((self.host, udp.server_address[1]), _TcpHandler)
+        for attempt in range(20):  # port 0: the free UDP port picked may be taken for TCP; pick again
+            udp = _Udp((self.host, self.port), _UdpHandler)
+            try:
+                tcp = _Tcp((self.host, udp.server_address[1]), _TcpHandler)
+                break
+            except OSError:
+                udp.server_close()
+                if self.port or attempt == 19:
+                    raise
         self.port = int(udp.server_address[1])
         for server in (udp, tcp):
             server.source = self.source
