@@ -124,9 +124,12 @@ class BenchTwin:
 
     def reseed(self) -> None:
         """Empty emulator and models, then the seeded topology again (writer back in the first region)."""
+        from drctl.lab.models import SHORT_DURATIONS
         from drctl.lab.seed import seed_topology
 
-        self.control.reset()
+        self.control.reset()  # durations back to AWS's minutes: the bench runs on seconds-scale ones
+        self.control.set_durations(**SHORT_DURATIONS)
+        self.control.set_lag(100)
         path = seed_topology(self.info, self.home)
         _use_bench_secret(path)
         if path != self.stack:

@@ -63,6 +63,10 @@ class FailoverSettings:
     # Unplanned mode: how long re-reads must show the global database's control path unavailable before a
     # detach-and-promote (RemoveFromGlobalCluster) may be sent, and then only with --allow-detach.
     detach_after_s: float = 60.0
+    # Unplanned mode: the flip waits for the database to write and for this share (0-100 %) of the wanted
+    # capacity to be healthy in the target, not for all of it (capacity may never come in a regional event);
+    # the run waits for the rest after the flip. Planned mode always waits for all of it.
+    min_capacity_share: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -314,6 +318,15 @@ def _not_negative(r: _Reader, key: str, default: float) -> float:
     return value
 
 
+def _failover(r: _Reader) -> FailoverSettings:
+    share = r.opt("min_capacity_share", float, _FAILOVER.min_capacity_share)
+    if not math.isfinite(share) or not 0.0 <= share <= 100.0:
+        raise r.fail("min_capacity_share", f"a percentage of the wanted capacity, 0 to 100, got {share:g}")
+    return FailoverSettings(
+        detach_after_s=_not_negative(r, "detach_after_s", _FAILOVER.detach_after_s), min_capacity_share=share
+    )
+
+
 def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
     root = _Reader(data, path)
@@ -358,18 +371,14 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
             dimension_name=sw.opt("dimension_name", str, _SWITCH.dimension_name),
         ),
         aws=_aws(root.table("aws", required=False)),
-        failover=FailoverSettings(
-            detach_after_s=_not_negative(
-                root.table("failover", required=False), "detach_after_s", FailoverSettings.detach_after_s
-            )
-        ),
+        failover=_failover(root.table("failover", required=False)),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
         source=path,
     )
 
 
 # Every default is the dataclass's own (one place); the parser only reads what the file overrides.
-_AWS, _OBJECTIVES, _SWITCH = AwsSettings(), Objectives(), Switch()
+_AWS, _OBJECTIVES, _SWITCH, _FAILOVER = AwsSettings(), Objectives(), Switch(), FailoverSettings()
 
 
 def resolve_stack_path(explicit: str | Path | None = None) -> Path:

@@ -123,7 +123,10 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture
 def lab(twin: Twin) -> Iterator[Twin]:
-    twin.control.reset()
+    from drctl.lab.models import SHORT_DURATIONS
+
+    twin.control.reset()  # back to AWS-magnitude durations (minutes): tests run on seconds-scale ones
+    twin.control.set_durations(**SHORT_DURATIONS)
     yield twin
 
 
@@ -132,6 +135,7 @@ def seeded(lab: Twin, tmp_path: Path) -> tuple[Twin, Path]:
     from drctl.lab.seed import seed_topology  # an import error fails the test, never skips it
 
     stack_path = seed_topology(lab.info, tmp_path)
+    lab.control.set_lag(100)  # published as AWS does: DBClusterIdentifier + SourceRegion, in the secondary
     return lab, stack_path
 
 

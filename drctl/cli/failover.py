@@ -44,7 +44,10 @@ def failover(
     ] = False,
     flip_method: Annotated[
         FlipMethod,
-        typer.Option(help="switch (CloudWatch switch in the target region) or invert (Route53 control plane)."),
+        typer.Option(
+            help="switch (CloudWatch switch in the target region) or invert (Route53 control plane: the "
+            "source's record check gets an unmeetable HealthThreshold, so it stays out even if the source dies)."
+        ),
     ] = FlipMethod.SWITCH,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Run the read-only preflight and print the calls; change nothing.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -136,6 +137,11 @@ def status(as_json: JsonOpt = False) -> None:
     typer.echo(
         f"  faults       throttling {faults.get('throttle_rate', 0):.0%}, errors {faults.get('error_rate', 0):.0%}"
     )
+    if faults.get("fail") or faults.get("lose_answer"):
+        typer.echo(
+            f"               failing: {', '.join(faults.get('fail', [])) or 'none'}; "
+            f"answers lost: {', '.join(faults.get('lose_answer', [])) or 'none'}"
+        )
 
 
 @lab_app.command()
@@ -178,23 +184,58 @@ def faults(
         float, typer.Option(help="Share of calls answered with Throttling (0-1). Example: 0.2")
     ] = 0.0,
     errors: Annotated[float, typer.Option(help="Share of calls answered with a 500 (0-1). Example: 0.05")] = 0.0,
+    fail: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail", metavar="OP", help="Answer this operation InternalFailure (500) without acting (repeatable)."
+        ),
+    ] = None,
+    lose_answer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lose-answer",
+            metavar="OP",
+            help="Act on this operation, then drop the connection before the answer (repeatable). "
+            "Example: --lose-answer FailoverGlobalCluster",
+        ),
+    ] = None,
 ) -> None:
-    """Inject throttling and server errors (0 turns them off). Example: drctl lab faults --throttle 0.2"""
+    """Inject throttling, server errors and per-operation faults (none given: all off). Example: drctl lab faults
+    --lose-answer FailoverGlobalCluster"""
     for name, value in (("--throttle", throttle), ("--errors", errors)):
         if not 0.0 <= value <= 1.0:
             raise typer.BadParameter(f"{name} must be between 0 and 1, got {value:g}")
-    _admin(lambda c: c.set_faults(throttle, errors))
-    typer.echo(f"lab: throttling {throttle:.0%}, server errors {errors:.0%}")
+    for op in [*(fail or []), *(lose_answer or [])]:
+        if not re.fullmatch(r"[A-Za-z0-9]+", op):
+            raise typer.BadParameter(f"expected an AWS operation name such as FailoverGlobalCluster, got {op!r}")
+    _admin(lambda c: c.set_faults(throttle, errors, fail=fail, lose_answer=lose_answer))
+    line = f"lab: throttling {throttle:.0%}, server errors {errors:.0%}"
+    line += f"; failing: {', '.join(fail)}" if fail else ""
+    line += f"; answers lost: {', '.join(lose_answer)}" if lose_answer else ""
+    typer.echo(line)
+
+
+class LagDimensions(StrEnum):
+    source_region = "source-region"
+    cluster = "cluster"
+    both = "both"
 
 
 @lab_app.command("set-lag")
 def set_lag(
     lag: Annotated[str, typer.Argument(help="Simulated Aurora replication lag. Example: 2500ms, 3s")],
+    dimensions: Annotated[
+        LagDimensions,
+        typer.Option(
+            help="Dimension set of the published lag metrics: source-region (DBClusterIdentifier + SourceRegion, "
+            "as AWS publishes them), cluster (DBClusterIdentifier alone), or both."
+        ),
+    ] = LagDimensions.source_region,
 ) -> None:
-    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms"""
+    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms --dimensions both"""
     ms = parse_duration_ms(lag)
-    _admin(lambda c: c.set_lag(ms))
-    typer.echo(f"lab: simulated replication lag {ms:g} ms")
+    _admin(lambda c: c.set_lag(ms, dimensions.value))
+    typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
 
 
 @lab_app.command("set-backlog")
@@ -219,21 +260,52 @@ def app_fault(
     typer.echo(f"lab: application fault in {region} {state}")
 
 
+@lab_app.command("capacity-limit")
+def capacity_limit(
+    region: Annotated[str, typer.Argument(help="Region whose Auto Scaling groups are short of capacity.")],
+    instances: Annotated[str, typer.Argument(help="Instances each group can launch (0 or more), or off.")],
+) -> None:
+    """Cap a region's instances (insufficient capacity). Example: drctl lab capacity-limit us-west-2 1"""
+    if instances == "off":
+        limit = None
+    elif instances.isdigit():
+        limit = int(instances)
+    else:
+        raise typer.BadParameter(f"instances must be a whole number of at least 0, or off; got {instances!r}")
+    _admin(lambda c: c.set_capacity_limit(region, limit))
+    what = "lifted" if limit is None else f"{limit} instances per Auto Scaling group"
+    typer.echo(f"lab: capacity in {region}: {what}")
+
+
 @lab_app.command()
 def durations(
     switchover: Annotated[float | None, typer.Option(help="Global switchover, seconds. Example: 3")] = None,
     failover: Annotated[float | None, typer.Option(help="Global failover, seconds.")] = None,
     promote: Annotated[float | None, typer.Option(help="Cluster promotion, seconds.")] = None,
     warmup: Annotated[float | None, typer.Option(help="New instances turning healthy, seconds.")] = None,
+    resync: Annotated[
+        float | None, typer.Option(help="Rebuild of the old primary after a managed failover, seconds.")
+    ] = None,
+    retention_day: Annotated[
+        float | None,
+        typer.Option(help="Seconds one day of backup retention lasts (the unplanned-failover snapshot's life)."),
+    ] = None,
 ) -> None:
-    """Set how long modelled transitions take in the lab. Example: drctl lab durations --switchover 3"""
-    given = {
-        f"{k}_s": v
-        for k, v in (("switchover", switchover), ("failover", failover), ("promote", promote), ("warmup", warmup))
-        if v is not None
-    }
+    """Set how long modelled transitions take in the lab (defaults: AWS's minutes). Example: drctl lab durations
+    --switchover 3 --resync 5"""
+    options = (
+        ("switchover", switchover),
+        ("failover", failover),
+        ("promote", promote),
+        ("warmup", warmup),
+        ("resync", resync),
+        ("retention_day", retention_day),
+    )
+    given = {f"{k}_s": v for k, v in options if v is not None}
     if not given:
-        raise typer.BadParameter("give at least one of --switchover, --failover, --promote, --warmup")
+        raise typer.BadParameter(
+            "give at least one of --switchover, --failover, --promote, --warmup, --resync, --retention-day"
+        )
     _admin(lambda c: c.set_durations(**given))
     typer.echo("lab: durations " + ", ".join(f"{k.removesuffix('_s')} {v:g} s" for k, v in given.items()))
 

@@ -27,7 +27,8 @@ from drctl.stack import Stack
 
 OUTAGE_LAG_MS = 2500.0  # replication lag when the region fails: the data the unplanned failover loses (RPO)
 RESYNC_LAG_MS = 200.0  # after re-sync: under the switchover bound, so the planned failback is allowed
-DURATIONS = {"switchover_s": 2.0, "failover_s": 2.0, "promote_s": 2.0, "warmup_s": 1.0}  # AWS: minutes
+# AWS: minutes (the lab's defaults); the demo runs on seconds
+DURATIONS = {"switchover_s": 2.0, "failover_s": 2.0, "promote_s": 2.0, "warmup_s": 1.0, "resync_s": 2.0}
 SIGNAL_WAIT_S = 20.0  # the lab publishes its signals every second; give a loaded machine some slack
 STATUS_TIMEOUT_S = 4.0
 STEPS = 9

@@ -10,6 +10,7 @@ from typing import Any
 
 from drctl.failover.observe import Clients
 from drctl.failover.plan import Facts, Request
+from drctl.journal.events import Milestone
 from drctl.journal.log import Journal
 from drctl.stack import RegionStack, Stack
 
@@ -41,6 +42,12 @@ class Run:
     @property
     def target(self) -> RegionStack:
         return self.stack.regions[self.req.to_region]
+
+    def milestone(self, name: str, source: str, *, at: float | None = None, **detail: Any) -> None:
+        """Journal a recovery milestone (an RTO phase boundary) with where it was observed."""
+        self.journal.append(
+            Milestone(name=name, at_epoch=time.time() if at is None else at, source=source, detail=detail)
+        )
 
     def remaining(self) -> float:
         return max(1.0, self.deadline - time.monotonic())

@@ -54,7 +54,9 @@ class Facts:
     target_desired: int = 0
     target_max: int = 0
     target_drained: bool | None = None  # the target's own switch is thrown (None: not read)
-    target_inverted: bool | None = None  # the target's record health check is inverted (--flip-method invert)
+    target_inverted: bool | None = None  # the target's record health check is inverted (an older drctl's invert)
+    target_held_out: bool | None = None  # the target's record check has an unmeetable HealthThreshold (invert)
+    target_children: int = 0  # child checks of the target's CALCULATED check (its threshold when put back)
     snapshots_to_keep: list[str] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)  # {"name", "ok", "detail"}
     refusals: list[str] = field(default_factory=list)
@@ -72,7 +74,12 @@ class Facts:
 
 
 def flip_calls(
-    stack: Stack, req: Request, target_drained: bool | None, target_inverted: bool | None = None
+    stack: Stack,
+    req: Request,
+    target_drained: bool | None,
+    target_inverted: bool | None = None,
+    target_held_out: bool | None = None,
+    target_children: int = 0,
 ) -> list[ApiCall]:
     """Make the target's record serve and the source's stop.
 
@@ -84,10 +91,22 @@ def flip_calls(
     reason = f"drctl failover to {target.name}"
     calls: list[ApiCall] = []
     if req.flip_method == INVERT:
+        # Not Inverted (it would turn a dead source healthy again): an unmeetable HealthThreshold keeps the
+        # source's record out of service whatever its region does, until a failback puts the threshold back.
         if target_inverted:
-            calls.append(_invert(target, False, "let the target's record serve again"))
+            calls.append(_invert(target, False, "undo an inversion left by an older drctl"))
+        if target_held_out:
+            calls.append(
+                _threshold(target, max(target_children, 1), "let the target's record serve again (all children)")
+            )
         if source.role == "primary":
-            calls.append(_invert(source, True, "stop Route53 answering with the source's record"))
+            calls.append(
+                _threshold(
+                    source,
+                    route53_actions.UNMEETABLE_THRESHOLD,
+                    "hold the source's record out of service, even if its region dies later",
+                )
+            )
         return calls
     if target_drained:
         calls += _switch(
@@ -111,6 +130,11 @@ def _switch(stack: Stack, region: RegionStack, value: float, state: str, reason:
             "move the switch alarm now rather than at its next evaluation"
         ),
     ]
+
+
+def _threshold(region: RegionStack, threshold: int, why: str) -> ApiCall:
+    call = route53_actions.set_health_threshold(region.health_check_id, threshold)
+    return call.because(why + " (Route53 control plane, us-east-1)")
 
 
 def _invert(region: RegionStack, inverted: bool, why: str) -> ApiCall:
@@ -175,7 +199,9 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     calls.append(promotion_call(stack, req))
     if req.mode == UNPLANNED and req.allow_detach:
         calls.append(detach_call(stack, req))
-    calls += flip_calls(stack, req, facts.target_drained, facts.target_inverted)
+    calls += flip_calls(
+        stack, req, facts.target_drained, facts.target_inverted, facts.target_held_out, facts.target_children
+    )
     if release:
         calls.append(release)
     return calls

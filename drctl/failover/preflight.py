@@ -127,7 +127,10 @@ def run_preflight(
         if req.flip_method == INVERT:  # the fallback flips through the Route53 control plane anyway
             with aws_errors("route53:GetHealthCheck", GLOBAL_REGION, req):
                 r53 = clients.client("route53", GLOBAL_REGION)
-                facts.target_inverted = route53.get_health_check(r53, target.health_check_id).inverted
+                check = route53.get_health_check(r53, target.health_check_id)
+                facts.target_inverted = check.inverted
+                facts.target_children = len(check.children)
+                facts.target_held_out = (check.health_threshold or 0) > len(check.children)
         with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
             facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts

@@ -155,12 +155,29 @@ def promote(run: Run) -> dict[str, Any]:
             f"{t.cluster_id} did not become writer after {len(sends)} promotion call(s)",
             hint="check `drctl status`",
         )
+    run.milestone(
+        "database writable",
+        f"DescribeGlobalClusters + DescribeDBClusters in {t.name}: "
+        + (
+            f"{t.cluster_id} stands alone, available"
+            if detach_sent
+            else f"{t.cluster_id} is the writer, available"
+        ),
+    )
     return {"before": before.to_dict(), "after": state.to_dict(), "sends": sends, "detached": detach_sent}
 
 
 def _journal_sent(run: Run, outcome: dict[str, Any]) -> None:
     details = {k: v for k, v in outcome.items() if k != "operation"}
     run.journal.append(PromotionSent(step="promote", operation=str(outcome["operation"]), details=details))
+    how = (
+        "accepted (seen on re-read)" if outcome.get("accepted") else f"request id {outcome.get('request_id', '')}"
+    )
+    run.milestone(
+        "promotion sent",
+        f"{outcome['operation']} in {run.target.name}, {how}",
+        at=float(outcome.get("at") or 0) or None,
+    )
     run.kill_hook("promote:sent")
 
 

@@ -40,7 +40,17 @@ def report_text(report: RunReport, out: TextIO) -> None:
             console.print(f"     evidence: {rpo['evidence']}")
     if report.rto_s is not None:
         crit = f", critical path {report.critical_path_s:.2f} s" if report.critical_path_s else ""
-        console.print(f"RTO: {report.rto_s:.2f} s — {report.rto_source}{crit}")
+        console.print(f"RTO: {report.rto_s:.2f} s — {report.rto_source}")
+        if report.run_s is not None:
+            console.print(f"     the run itself: {report.run_s:.2f} s{crit}")
+        for p in report.recovery:
+            bound = " (bound)" if p.get("bound") else ""
+            console.print(f"     {p['at_s']:7.2f} s  {p['name']}{bound} — {p['source']}")
+    if cap := report.capacity:
+        console.print(
+            f"capacity: {cap.get('healthy_at_flip')} of {cap.get('wanted')} healthy targets when traffic moved, "
+            f"{cap.get('healthy_at_end')} at the end — {cap.get('rule', '')}"
+        )
     for name, v in report.verification.items():
         if isinstance(v, dict):
             console.print(f"verify {name}: {v.get('verdict')} — {v.get('detail', '')}")

@@ -35,7 +35,14 @@ from drctl.journal.events import (
     RunStarted,
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
-from drctl.journal.phases import compute_phases, critical_path_s, operator_seconds
+from drctl.journal.phases import (
+    capacity_tail_s,
+    compute_phases,
+    critical_path_s,
+    headline,
+    operator_seconds,
+    recovery_points,
+)
 from drctl.stack import Stack
 
 FAILOVER_MAX_ATTEMPTS = 8  # botocore standard mode attempts for reads during a failover (throttling is normal)
@@ -55,9 +62,12 @@ class RunReport:
     rpo: dict[str, Any] = field(default_factory=dict)
     rto_s: float | None = None
     rto_source: str = ""
+    run_s: float | None = None  # the run's own duration: a phase, not the headline RTO
+    recovery: list[dict[str, Any]] = field(default_factory=list)  # milestones with their sources
     phases: list[dict[str, Any]] = field(default_factory=list)
     critical_path_s: float | None = None
     verification: dict[str, Any] = field(default_factory=dict)
+    capacity: dict[str, Any] = field(default_factory=dict)  # healthy when traffic moved, and at the end
     warnings: list[str] = field(default_factory=list)
     api_calls: int = 0
     retries: int = 0
@@ -75,9 +85,12 @@ class RunReport:
             "rpo": self.rpo,
             "rto_s": self.rto_s,
             "rto_source": self.rto_source,
+            "run_s": self.run_s,
+            "recovery": self.recovery,
             "phases": self.phases,
             "critical_path_s": self.critical_path_s,
             "verification": self.verification,
+            "capacity": self.capacity,
             "warnings": self.warnings,
             "api_calls": self.api_calls,
             "retries": self.retries,
@@ -252,7 +265,10 @@ class _Runner:
             self.step("keep_snapshots", steps.keep_snapshots)
         self.parallel(("capacity", steps.capacity), ("promote", steps.promote))
         self.step("flip", steps.flip)
-        self.step("verify", steps.verify)
+        if self.req.mode == UNPLANNED:  # traffic has moved: the rest of the capacity is waited for alongside
+            self.parallel(("verify", steps.verify), ("capacity_after_flip", steps.capacity_after_flip))
+        else:
+            self.step("verify", steps.verify)
         promote = self.run.results.get("promote", {})
         if self.req.mode == UNPLANNED and promote.get("sends") and not promote.get("detached"):
             self.step("keep_snapshot", steps.keep_after_unplanned)
@@ -269,11 +285,22 @@ class _Runner:
         log = self.journal.read()
         ph = compute_phases(log)
         if self.prior is None:
-            rto = round(time.monotonic() - self.t0 - operator_seconds(ph), 3)
-            rto_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
+            run_s = round(time.monotonic() - self.t0 - operator_seconds(ph), 3)
+            run_source = "this run's monotonic clock from drctl's start (confirmation prompt excluded)"
         else:
-            rto = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
-            rto_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
+            run_s = round((datetime.now(UTC) - log.started_at).total_seconds() - operator_seconds(ph), 3)
+            run_source = "journal timestamps from the first attempt (resumed: includes the interruption)"
+        if tail := capacity_tail_s(ph):
+            run_s = round(run_s - tail, 3)
+            run_source += f"; the {tail:g} s spent waiting for capacity after traffic moved excluded"
+        points = recovery_points(log)
+        head = headline(points)
+        if head is not None:
+            rto, rto_source = head.at_s, f"{head.name}: {head.source} (from drctl's start, prompt excluded)"
+        else:
+            rto = run_s
+            why = (self.run.results.get("verify", {}).get("dns") or {}).get("detail", "no DNS check was made")
+            rto_source = f"the run's own duration ({run_source}): no DNS answer naming the target seen ({why})"
         res = self.run.results
         rpo = (
             measure_rpo(self.req.mode, res.get("sample_rpo"), self.run.facts.lag)
@@ -291,10 +318,13 @@ class _Runner:
             rpo=rpo,
             rto_s=rto,
             rto_source=rto_source,
+            run_s=run_s,
+            recovery=[p.to_dict() for p in points],
             phases=[p.to_dict() for p in ph],
             critical_path_s=critical_path_s(ph),
             verification=res.get("verify", {}),
-            warnings=[*self.run.facts.warnings, *_detach_warning(res)],
+            capacity=capacity_summary(res),
+            warnings=[*self.run.facts.warnings, *_detach_warning(res), *_capacity_warning(res)],
             api_calls=len(calls),
             retries=sum(int(c.get("retries", 0)) for c in calls),
             journal=str(self.journal.path),
@@ -319,6 +349,26 @@ def _detach_warning(results: dict[str, dict[str, Any]]) -> list[str]:
             "`drctl keep-snapshots` keeps it"
         )
     return out
+
+
+def capacity_summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The capacity summary of the last capacity step that made one ({} if none did)."""
+    for step in ("capacity_after_flip", "capacity"):
+        found = (results.get(step) or {}).get("summary")
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def _capacity_warning(results: dict[str, dict[str, Any]]) -> list[str]:
+    cap = capacity_summary(results)
+    if not cap or cap.get("reached", True):
+        return []
+    return [
+        f"the target had {cap['healthy_at_end']} of {cap['wanted']} wanted healthy targets when the run ended "
+        f"({cap['healthy_at_flip']} when traffic moved): its Auto Scaling group keeps trying; watch "
+        "`drctl status` and the group's scaling activities"
+    ]
 
 
 def _confirm_text(req: Request, calls: list[ApiCall]) -> str:
@@ -349,6 +399,7 @@ def start(
             mode=req.mode,
             pid=os.getpid(),
             objectives=asdict(stack.objectives),
+            clock_start=round(time.time() - (time.monotonic() - started if started is not None else 0.0), 3),
         )
     )
     progress(f"run {run_id}: journal {journal.path}")

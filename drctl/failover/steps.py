@@ -13,19 +13,20 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import autoscaling, cloudwatch, elbv2, rds
+from drctl.aws import cloudwatch, rds
 from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
 from drctl.errors import Failed
 from drctl.failover import observe
+from drctl.failover.capacity import capacity, capacity_after_flip
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, Facts, capacity_call, flip_calls, keep_snapshot_call
+from drctl.failover.plan import UNPLANNED, flip_calls, keep_snapshot_call
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
-from drctl.failover.waiting import Interrupted, NotYet, wait_until
+from drctl.failover.waiting import Interrupted
 from drctl.stack import RegionStack
 
-__all__ = ["Run", "capacity", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
+__all__ = ["Run", "capacity", "capacity_after_flip", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
 
 # ---------------------------------------------------------------------------------------------- sample RPO
 
@@ -125,51 +126,27 @@ def keep_owed(
     return kept
 
 
-# ----------------------------------------------------------------------------------------------- capacity
-
-
-def capacity(run: Run) -> dict[str, Any]:
-    """Scale the target ASG to the load it is about to take, and wait for that many healthy targets."""
-    t = run.target
-    asg_client = run.clients.client("autoscaling", t.name)
-    before = autoscaling.read_asg(asg_client, t.asg_name, t.name)
-    facts = Facts(**{**run.facts.to_dict(), "target_desired": before.desired, "target_max": before.max_size})
-    call = capacity_call(run.stack, run.req, facts)
-    if call is not None:
-        run.progress(f"scaling {t.asg_name} in {t.name} from {before.desired} to {facts.wanted_capacity}")
-        call.send(run.clients)
-    wanted = facts.wanted_capacity
-    elb = run.clients.client("elbv2", t.name)
-
-    def healthy_enough() -> dict[str, Any]:
-        th = elbv2.read_target_health(elb, t.target_group_arn)
-        if th.healthy < wanted:
-            raise NotYet(f"{th.healthy}/{wanted} healthy targets in {t.name}")
-        return {"healthy": th.healthy, "total": th.total}
-
-    after = wait_until(
-        f"{wanted} healthy targets in {t.name}",
-        healthy_enough,
-        deadline_s=run.remaining(),
-        stop_event=run.stop_event,
-        progress=run.progress,
-    )
-    return {"before": asdict(before), "scaled": call is not None, "wanted": wanted, "after": after}
-
-
 # ------------------------------------------------------------------------------------------- traffic flip
 
 
 def flip(run: Run) -> dict[str, Any]:
     """Throw the switch in the region that stays up (or invert the health checks with --flip-method invert)."""
-    calls = flip_calls(run.stack, run.req, run.facts.target_drained, run.facts.target_inverted)
+    f = run.facts
+    calls = flip_calls(
+        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children
+    )
     done = []
     for call in calls:
         if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 0:
             _wait_for_switch_window(run, run.target)
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         resp = call.send(run.clients)
-        done.append({**call.describe(), "request_id": resp.get("ResponseMetadata", {}).get("RequestId", "")})
+        rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
+        done.append({**call.describe(), "request_id": rid})
+        if call.operation == "PutMetricData" and call.params["MetricData"][0]["Value"] == 1:
+            run.milestone("switch datapoint put", f"PutMetricData in {call.region}, request id {rid}")
+        elif call.operation == "UpdateHealthCheck":
+            run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
     return {"calls": done}
 
 

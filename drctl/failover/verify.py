@@ -108,6 +108,14 @@ def _verify_dns(run: Run) -> dict[str, Any]:
         regions = last.regions_answered()
         if not first and t.name in regions:
             first = {"answered_target_at": time.time(), "answered_target_monotonic": time.monotonic()}
+            naming = next(a for a in answered if a.region == t.name)
+            run.milestone(
+                "DNS answers target",
+                f"authoritative answer from {naming.server} (asked over DNS, not the Route53 API)",
+                at=first["answered_target_at"],
+                ttl_s=naming.ttl_s,
+                server=naming.server,
+            )
         if answered and regions == {t.name}:
             break
         silent = 0 if answered else silent + 1

@@ -56,6 +56,7 @@ class RunStarted(Event):
     pid: int = 0
     objectives: dict[str, Any] | None = None
     command: str = "failover"  # which drctl command wrote the journal (failover, rejoin ...)
+    clock_start: float = 0.0  # epoch seconds when the RTO clock started (drctl's own process start); 0: the ts
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,18 @@ class StateObserved(Event):
 
 
 @dataclass(frozen=True)
+class Milestone(Event):
+    """A moment of the recovery as users see it (promotion sent, database writable, switch datapoint put,
+    alarm in ALARM, DNS answers the target ...), with where drctl learned it: a call, a read, a DNS answer."""
+
+    kind: ClassVar[str] = "milestone"
+    name: str
+    at_epoch: float  # epoch seconds, when it was observed (or sent)
+    source: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunRefused(Event):
     kind: ClassVar[str] = "refused"
     facts: dict[str, Any] = field(default_factory=dict)
@@ -152,6 +165,7 @@ KINDS: dict[str, type[Event]] = {
         StepEnded,
         PromotionSent,
         StateObserved,
+        Milestone,
         RunRefused,
         RunResumed,
         RunFinished,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from drctl.journal.events import STEP_OUTCOMES, StepEnded, StepStarted
+from drctl.journal.events import STEP_OUTCOMES, Milestone, StepEnded, StepStarted
 from drctl.journal.log import RunLog
 
 PHASE_OF = {
@@ -23,6 +23,7 @@ PHASE_OF = {
     "keep_snapshots": "preflight",
     "keep_snapshot": "after recovery",
     "capacity": "capacity",
+    "capacity_after_flip": "capacity after flip",
     "promote": "promotion",
     "flip": "traffic flip",
     "verify": "verification",
@@ -34,6 +35,7 @@ PHASE_ORDER = (
     "promotion",
     "traffic flip",
     "verification",
+    "capacity after flip",
     "after recovery",
 )
 OPERATOR_PHASES = ("confirmation",)
@@ -96,6 +98,16 @@ def operator_seconds(phases: list[Phase]) -> float:
     return round(sum(p.seconds for p in phases if p.name in OPERATOR_PHASES), 3)
 
 
+def capacity_tail_s(phases: list[Phase]) -> float:
+    """Time the run spent after verification only waiting for the rest of the capacity (unplanned mode):
+    traffic had moved by then, so it is not recovery time."""
+    got = {p.name: p for p in phases}
+    cap, verify = got.get("capacity after flip"), got.get("verification")
+    if cap is None or verify is None:
+        return 0.0
+    return round(max(0.0, cap.end_s - verify.end_s), 3)
+
+
 def critical_path_s(phases: list[Phase]) -> float | None:
     """Preflight + the longer of capacity and promotion (parallel) + flip + verification."""
     if not phases:
@@ -124,3 +136,66 @@ def _union(spans: list[tuple[float, float]]) -> float:
 def _worse(a: str, b: str) -> str:
     rank = {name: i for i, name in enumerate(STEP_OUTCOMES)}
     return a if rank.get(a, len(STEP_OUTCOMES)) >= rank.get(b, len(STEP_OUTCOMES)) else b
+
+
+# ------------------------------------------------------------------------------------------- recovery
+# RTO as users see it: milestones from the run's start to the moment users can reach the target, each with its
+# source. The headline is when the zone's authoritative servers answer with the target ("DNS answers target"),
+# or when the target serves through the public name if that was probed; the run's own duration stays a phase.
+RECOVERY_ORDER = (
+    "promotion sent",
+    "database writable",
+    "switch datapoint put",
+    "health check changed",
+    "alarm in ALARM",
+    "DNS answers target",
+    "clients converge",
+    "target serving",
+    "application healthy",
+)
+HEADLINE = ("target serving", "DNS answers target")  # the first of these the run observed
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    name: str
+    at_s: float  # seconds from the RTO clock's start (drctl's process start)
+    source: str
+    bound: bool = False  # a bound (e.g. DNS answer + TTL), not an observation
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def clock_start(log: RunLog) -> float:
+    """Epoch seconds when the run's RTO clock started (drctl's process start, else the header's time)."""
+    return log.header.clock_start or log.started_at.timestamp()
+
+
+def recovery_points(log: RunLog) -> list[RecoveryPoint]:
+    """The run's recovery milestones, first observation of each, in the documented order; times from the RTO
+    clock's start with the operator's time at the confirmation prompt left out (it precedes every milestone)."""
+    t0 = clock_start(log) + operator_seconds(compute_phases(log))
+    first: dict[str, Milestone] = {}
+    for m in log.of(Milestone):
+        first.setdefault(m.name, m)
+    points = [RecoveryPoint(n, round(m.at_epoch - t0, 3), m.source) for n, m in first.items()]
+    dns = first.get("DNS answers target")
+    if dns is not None and dns.detail.get("ttl_s") is not None and "clients converge" not in first:
+        ttl = float(dns.detail["ttl_s"])
+        points.append(
+            RecoveryPoint(
+                "clients converge",
+                round(dns.at_epoch - t0 + ttl, 3),
+                f"bound: DNS answers target + the record's TTL ({ttl:g} s) — resolvers may keep the old answer "
+                "that long",
+                bound=True,
+            )
+        )
+    rank = {n: i for i, n in enumerate(RECOVERY_ORDER)}
+    return sorted(points, key=lambda p: (rank.get(p.name, len(rank)), p.at_s))
+
+
+def headline(points: list[RecoveryPoint]) -> RecoveryPoint | None:
+    by_name = {p.name: p for p in points}
+    return next((by_name[n] for n in HEADLINE if n in by_name), None)

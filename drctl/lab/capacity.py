@@ -8,11 +8,20 @@ So the lab remembers which target groups each ASG feeds (answering the attach/de
 the links in DescribeAutoScalingGroups), and adds the ASG's instances to DescribeTargetHealth: "initial" for
 `warmup_s` after they appear, "unhealthy" while their region has an app fault (or is in outage), else
 "healthy". Links and first-seen times persist as JSON.
+
+Insufficient capacity (`drctl lab capacity-limit REGION N`): on AWS a launch can fail with
+InsufficientInstanceCapacity (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchInstancesError.html;
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-capacity):
+the group keeps its DesiredCapacity and keeps retrying, and runs fewer instances than desired. The lab models
+that as a cap on the instances each group of the region has launched: the first N (by launch time) exist, the
+rest are not shown (not in DescribeAutoScalingGroups, not in DescribeTargetHealth) until the cap is lifted,
+when they launch and start their warm-up then.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
@@ -78,21 +87,43 @@ class Capacity:
         self.path = path
         self._lock = threading.Lock()
         self.links: dict[str, dict[str, list[str]]] = {}  # region -> ASG name -> target group ARNs
-        self.first_seen: dict[str, float] = {}  # instance id -> when the lab first saw it
+        self.first_seen: dict[str, float] = {}  # instance id -> when the lab first saw it (launched)
+        self.limits: dict[str, int] = {}  # region -> instances each of its groups can launch (capacity fault)
         if path.exists():
             data = json.loads(path.read_text())
             self.links, self.first_seen = data["links"], data["first_seen"]
+            self.limits = data.get("limits", {})
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"links": self.links, "first_seen": self.first_seen}, indent=1))
+        data = {"links": self.links, "first_seen": self.first_seen, "limits": self.limits}
+        tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(self.path)
 
     def clear(self) -> None:
         with self._lock:
-            self.links, self.first_seen = {}, {}
+            self.links, self.first_seen, self.limits = {}, {}, {}
             self._save()
+
+    def set_limit(self, region: str, instances: int | None) -> dict[str, int]:
+        """Cap the instances each group in `region` can launch (None lifts the cap); the rest launch then."""
+        with self._lock:
+            if instances is None:
+                self.limits.pop(region, None)
+            else:
+                self.limits[region] = instances
+            self._save()
+        self._note_instances(region)
+        return dict(self.limits)
+
+    def launched(self, region: str, instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The instances of one group that exist under the region's capacity cap: the earliest launched."""
+        limit = self.limits.get(region)
+        if limit is None or len(instances) <= limit:
+            return instances
+        order = sorted(instances, key=lambda i: (self.first_seen.get(i["InstanceId"], math.inf), i["InstanceId"]))
+        return order[:limit]
 
     def __call__(self, req: LabRequest, forward: Forward) -> LabResponse:
         region = req.region or req.port_role
@@ -117,7 +148,7 @@ class Capacity:
                     self.links.get(region, {}).pop(name, None)
                     self._save()
             elif op == "DescribeAutoScalingGroups":
-                return self._show_links(region, resp)
+                return self._show_groups(region, resp)
             if op in _SCALING_CALLS:
                 self._note_instances(region)
             return resp
@@ -140,16 +171,20 @@ class Capacity:
         now = time.time()
         with self._lock:
             for group in groups:
-                for inst in group.get("Instances", []):
+                for inst in self.launched(region, group.get("Instances", [])):
                     self.first_seen.setdefault(inst["InstanceId"], now)
             self._save()
 
-    def _show_links(self, region: str, resp: LabResponse) -> LabResponse:
+    def _show_groups(self, region: str, resp: LabResponse) -> LabResponse:
+        """The groups with their target-group links, and only the instances the capacity cap let launch."""
         links = self.links.get(region, {})
-        if not any(links.values()):
+        limit = self.limits.get(region)
+        if not any(links.values()) and limit is None:
             return resp
         root = ET.fromstring(resp.body)
         for group in root.iterfind(f".//{_A}AutoScalingGroups/{_A}member"):
+            if limit is not None:
+                self._cap_instances(region, group)
             arns = links.get((group.findtext(f"{_A}AutoScalingGroupName") or "").strip(), [])
             if not arns:
                 continue
@@ -160,6 +195,17 @@ class Capacity:
                 ET.SubElement(element, f"{_A}member").text = arn
         resp.body = ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=AS_NS)
         return resp
+
+    def _cap_instances(self, region: str, group: ET.Element) -> None:
+        element = group.find(f"{_A}Instances")
+        if element is None:
+            return
+        members = list(element.iterfind(f"{_A}member"))
+        by_id = {(m.findtext(f"{_A}InstanceId") or "").strip(): m for m in members}
+        keep = {i["InstanceId"] for i in self.launched(region, [{"InstanceId": k} for k in by_id])}
+        for instance_id, member in by_id.items():
+            if instance_id not in keep:
+                element.remove(member)
 
     def _target_health(self, req: LabRequest, resp: LabResponse) -> LabResponse:
         if resp.status != 200:
@@ -183,7 +229,7 @@ class Capacity:
                 AutoScalingGroupNames=groups
             )["AutoScalingGroups"]
             for group in asgs:
-                for inst in group.get("Instances", []):
+                for inst in self.launched(region, group.get("Instances", [])):
                     if inst.get("LifecycleState") == "InService":
                         rows.append((inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0)))
         body = "".join(

@@ -32,8 +32,23 @@ class LabControl:
     def set_latency(self, ms: float, jitter_ms: float = 0.0) -> dict[str, Any]:
         return self._call("POST", "latency", {"ms": ms, "jitter_ms": jitter_ms})
 
-    def set_faults(self, throttle_rate: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
-        return self._call("POST", "faults", {"throttle_rate": throttle_rate, "error_rate": error_rate})
+    def set_faults(
+        self,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        *,
+        fail: list[str] | None = None,
+        lose_answer: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Rates of throttling and 500s over all calls; per operation: `fail` answers InternalFailure without
+        acting, `lose_answer` acts on the call and then drops the connection unanswered. Replaces all faults."""
+        body = {
+            "throttle_rate": throttle_rate,
+            "error_rate": error_rate,
+            "fail": list(fail or []),
+            "lose_answer": list(lose_answer or []),
+        }
+        return self._call("POST", "faults", body)
 
     def requests(self) -> list[dict[str, Any]]:
         """The gateway's request log: ts, port_role, region, service, operation, status (+ params if mutating)."""
@@ -52,12 +67,21 @@ class LabControl:
     def set_app_fault(self, region: str, failing: bool = True) -> dict[str, Any]:
         return self._call("POST", "app-fault", {"region": region, "failing": failing})
 
+    def set_capacity_limit(self, region: str, instances: int | None) -> dict[str, Any]:
+        """Cap the instances each Auto Scaling group in `region` can launch (InsufficientInstanceCapacity);
+        None lifts the cap."""
+        return self._call("POST", "capacity-limit", {"region": region, "instances": instances})
+
     def set_durations(self, **seconds: float) -> dict[str, Any]:
-        """switchover_s, failover_s, promote_s, warmup_s."""
+        """switchover_s, failover_s, promote_s, warmup_s, resync_s, retention_day_s (drctl/lab/models.py)."""
         return self._call("POST", "durations", dict(seconds))
 
-    def set_lag(self, ms: float) -> dict[str, Any]:
-        return self._call("POST", "lag", {"ms": ms})
+    def set_lag(self, ms: float, dimensions: str | None = None) -> dict[str, Any]:
+        """The published lag; `dimensions`: source-region (as AWS, the default), cluster, or both."""
+        body: dict[str, Any] = {"ms": ms}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        return self._call("POST", "lag", body)
 
     def set_backlog(self, operations: int, bytes_: int) -> dict[str, Any]:
         return self._call("POST", "backlog", {"operations": operations, "bytes": bytes_})

@@ -1,14 +1,18 @@
 """The lab's fault chain: what the gateway injects in front of the emulator, and nothing else.
 
 Per-region outages (which gateway ports are down; the server closes their sockets), injected latency with
-jitter, and throttling and 5xx errors as rates. Latency and errors are chain links (drctl/lab/http.py's
-middleware contract); injected errors are shaped by drctl/lab/protocol.py in the request's own protocol, so
-botocore classifies them as it would AWS's (throttling retried in standard mode, 5xx as transient).
+jitter, throttling and 5xx errors as rates, and faults per operation: `fail` (InternalFailure, not acted on)
+and `lose_answer` (acted on by the models and the emulator, then the connection drops before the answer: the
+ambiguous outcome an asynchronous FailoverGlobalCluster leaves a client with). Latency and errors are chain
+links (drctl/lab/http.py's middleware contract); injected errors are shaped by drctl/lab/protocol.py in the
+request's own protocol, so botocore classifies them as it would AWS's (throttling retried in standard mode, 5xx
+as transient).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +22,8 @@ from drctl.lab.http import Forward, LabRequest, LabResponse
 from drctl.lab.protocol import aws_error
 
 GLOBAL = "global"  # the port of the global endpoints (Route53's control plane, IAM, STS)
+DROP_HEADER = "x-lab-drop-answer"  # internal: the server closes the connection instead of answering
+_OPERATION = re.compile(r"[A-Za-z0-9]+")
 
 
 def throttled(req: LabRequest) -> LabResponse:
@@ -59,6 +65,15 @@ class Injected:
     down: set[str] = field(default_factory=set)  # port roles whose sockets are closed
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    fail_ops: set[str] = field(default_factory=set)  # answered InternalFailure (500) without acting
+    lose_answer_ops: set[str] = field(default_factory=set)  # acted on, then the connection drops unanswered
+
+
+def operations(value: Any) -> set[str]:
+    """A list of AWS operation names from the admin API, validated."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and _OPERATION.fullmatch(v) for v in value):
+        raise ValueError("operations must be a list of AWS operation names, e.g. FailoverGlobalCluster")
+    return set(value)
 
 
 class Faults:
@@ -106,16 +121,26 @@ class Faults:
             self.throttle.set(throttle_rate)
             self.errors.set(error_rate)
 
+    def set_operations(self, *, fail: set[str], lose_answer: set[str]) -> None:
+        with self._lock:
+            self.injected.fail_ops, self.injected.lose_answer_ops = set(fail), set(lose_answer)
+
     def clear(self) -> None:
-        """Latency and rates back to nothing (outages are the server's to restore)."""
+        """Latency, rates and per-operation faults back to nothing (outages are the server's to restore)."""
         self.set_latency(0.0)
         self.set_rates(throttle_rate=0.0, error_rate=0.0)
+        self.set_operations(fail=set(), lose_answer=set())
 
     def status(self) -> dict[str, Any]:
         return {
             "outages": sorted(self.injected.down),
             "latency": {"ms": self.injected.latency_ms, "jitter_ms": self.injected.jitter_ms},
-            "faults": {"throttle_rate": self.throttle.rate, "error_rate": self.errors.rate},
+            "faults": {
+                "throttle_rate": self.throttle.rate,
+                "error_rate": self.errors.rate,
+                "fail": sorted(self.injected.fail_ops),
+                "lose_answer": sorted(self.injected.lose_answer_ops),
+            },
         }
 
     # chain links
@@ -132,6 +157,10 @@ class Faults:
             error = not throttle and self.errors.fire()
         if throttle:
             return throttled(req)
-        if error:
+        if error or req.operation in self.injected.fail_ops:
             return server_error(req)
+        if req.operation in self.injected.lose_answer_ops:
+            resp = forward(req)  # accepted and acted on; the server then drops the connection unanswered
+            resp.headers[DROP_HEADER] = "1"
+            return resp
         return forward(req)

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from drctl.lab.dns import DnsServer
 from drctl.lab.emulator import reset_emulator
-from drctl.lab.faults import GLOBAL, Faults
+from drctl.lab.faults import DROP_HEADER, GLOBAL, Faults, operations
 from drctl.lab.http import Forward, LabRequest, LabResponse, Middleware
 from drctl.lab.protocol import aws_error, is_mutating, parse_request
 from drctl.lab.redact import redact_params
@@ -164,6 +164,8 @@ class Gateway:
             "operation": req.operation,
             "status": resp.status,
         }
+        if DROP_HEADER in resp.headers:
+            entry["answer_lost"] = True
         if is_mutating(req.operation):
             entry["params"] = redact_params(req.params)
         line = json.dumps(entry, sort_keys=True) + "\n"
@@ -246,10 +248,12 @@ class Gateway:
                 self.faults.set_latency(float(body.get("ms", 0)), float(body.get("jitter_ms", 0)))
                 return LabResponse.json(200, self.status())
             if (method, name) == ("POST", "faults"):
+                fail, lose = operations(body.get("fail", [])), operations(body.get("lose_answer", []))
                 self.faults.set_rates(
                     throttle_rate=float(body.get("throttle_rate", 0.0)),
                     error_rate=float(body.get("error_rate", 0.0)),
                 )
+                self.faults.set_operations(fail=fail, lose_answer=lose)
                 return LabResponse.json(200, self.status())
             if (method, name) == ("GET", "requests"):
                 return LabResponse.json(200, {"requests": self.requests()})
@@ -365,6 +369,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(resp)
 
     def _send(self, resp: LabResponse) -> None:
+        if DROP_HEADER in resp.headers:  # --lose-answer: the request was acted on; the client hears nothing
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             if k.lower() not in _HOP_BY_HOP:

@@ -24,18 +24,45 @@ from drctl.lab.capacity import Capacity
 from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
-from drctl.lab.signals import Profile, Signals
+from drctl.lab.signals import LAG_DIMENSIONS, Profile, Signals
 from drctl.lab.transitions import Transitions
 
 
 @dataclass
 class Durations:
-    """Modelled durations in seconds (scaled down from AWS's minutes)."""
+    """Modelled durations in seconds, by default of the magnitudes AWS documents (tests and demos set short ones:
+    SHORT_DURATIONS).
 
-    switchover_s: float = 3.0
-    failover_s: float = 3.0
-    promote_s: float = 3.0
+    - switchover_s, failover_s: "Typically, the chosen secondary cluster assumes the primary role within a few
+      minutes" (Aurora User Guide, Using switchover or failover in Amazon Aurora Global Database:
+      https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html;
+      RTO "in the order of minutes").
+    - promote_s: a detached secondary takes "full read-write responsibilities in under a minute" (AWS
+      Well-Architected DR workshop, Aurora: https://wellarchitectedlabs.com/reliability/disaster-recovery/
+      workshop_4/5-failover/5.1-aurora/).
+    - resync_s: the old primary's rebuild after a managed failover "can take a few minutes to several hours"
+      (same user guide page); 30 minutes here.
+    - retention_day_s: how long one day of backup retention lasts (the unplanned-failover snapshot is kept for
+      the old primary's BackupRetentionPeriod days).
+    - warmup_s: new instances turning healthy behind the load balancer.
+    """
+
+    switchover_s: float = 120.0
+    failover_s: float = 120.0
+    promote_s: float = 60.0
     warmup_s: float = 3.0
+    resync_s: float = 1800.0
+    retention_day_s: float = 86400.0
+
+
+# Seconds-scale durations for tests, benches and the demo (the AWS magnitudes above would make each run minutes).
+SHORT_DURATIONS: dict[str, float] = {
+    "switchover_s": 1.5,
+    "failover_s": 1.0,
+    "promote_s": 1.0,
+    "warmup_s": 0.5,
+    "resync_s": 1.0,
+}
 
 
 class LabWorld:
@@ -77,6 +104,49 @@ class LabWorld:
                 )
             return self._clients[key]
 
+    def _up_region(self) -> str:
+        return next((r for r in self.regions if not self.is_region_down(r)), self.regions[0])
+
+    def global_members(self) -> list[tuple[str, str, bool]]:
+        """(global cluster id, member ARN, IsWriter) as the emulator has them (completed operations)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            resp = self.client("rds", self._up_region()).describe_global_clusters()
+        except (BotoCoreError, ClientError):
+            return []
+        return [
+            (gc["GlobalClusterIdentifier"], m["DBClusterArn"], bool(m.get("IsWriter")))
+            for gc in resp.get("GlobalClusters", [])
+            for m in gc.get("GlobalClusterMembers", [])
+        ]
+
+    def backup_retention_days(self, cluster_arn: str) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        region = cluster_arn.split(":")[3]
+        try:
+            rds = self.client("rds", region)
+            clusters = rds.describe_db_clusters(DBClusterIdentifier=cluster_arn)["DBClusters"]
+        except (BotoCoreError, ClientError):
+            return 1
+        return int(clusters[0].get("BackupRetentionPeriod") or 1) if clusters else 1
+
+    def create_cluster_snapshot(self, cluster_arn: str, snapshot_id: str) -> None:
+        region, name = cluster_arn.split(":")[3], cluster_arn.rsplit(":", 1)[-1]
+        self.client("rds", region).create_db_cluster_snapshot(
+            DBClusterSnapshotIdentifier=snapshot_id, DBClusterIdentifier=name
+        )
+
+    def delete_cluster_snapshot(self, region: str, snapshot_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client("rds", region).delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in ("DBClusterSnapshotNotFoundFault",):
+                raise
+
     def alarm_state(self, region: str, name: str) -> str | None:
         """The alarm's StateValue in the emulator, None if it does not exist or cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -100,7 +170,7 @@ class ModelSet:
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions)
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
-        self.signals.on_tick = self.health.lab_view
+        self.signals.on_tick = self._tick
         # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
         self.dns_zones = LabZones(self.world, self.health.store)
         self.middlewares: list[Middleware] = [self.health, self.transitions, self.capacity, AlarmReadback()]
@@ -113,6 +183,10 @@ class ModelSet:
     @is_region_down.setter
     def is_region_down(self, fn: Callable[[str], bool]) -> None:
         self.world.region_down = fn
+
+    def _tick(self) -> None:
+        self.transitions.tick()
+        self.health.lab_view()
 
     # lifecycle
     def start(self) -> None:
@@ -168,6 +242,11 @@ class ModelSet:
 
     def _set_lag(self, body: dict[str, Any]) -> dict[str, Any]:
         self.signals.profile.lag_ms = _non_negative(body["ms"], "ms")
+        if "dimensions" in body:
+            dims = str(body["dimensions"])
+            if dims not in LAG_DIMENSIONS:
+                raise ValueError(f"unknown dimensions {dims!r}; known: {', '.join(LAG_DIMENSIONS)}")
+            self.signals.profile.lag_dimensions = dims
         self._save()
         return self.signals.view()
 
@@ -200,13 +279,26 @@ class ModelSet:
         self._save()
         return {"durations": asdict(self.world.durations)}
 
+    def _set_capacity_limit(self, body: dict[str, Any]) -> dict[str, Any]:
+        region = str(body["region"])
+        if region not in self.world.regions:
+            raise ValueError(f"unknown region {region!r}; the lab has {', '.join(self.world.regions)}")
+        instances = body.get("instances")
+        if instances is not None and (
+            isinstance(instances, bool) or not isinstance(instances, int) or instances < 0
+        ):
+            raise ValueError(f"instances must be a whole number of at least 0, got {instances!r}")
+        return {"capacity_limits": self.capacity.set_limit(region, instances)}
+
     def _health(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "lab": True,
             "health_checks": self.health.lab_view(),
             "app_faults": sorted(self.world.app_faults),
+            "capacity_limits": dict(self.capacity.limits),
             "durations": asdict(self.world.durations),
             "transitions": self.transitions.view(),
+            **self.transitions.rebuild_view(),
             "signals": self.signals.view(),
         }
 
@@ -226,6 +318,7 @@ _ADMIN: dict[tuple[str, str], Callable[[ModelSet, dict[str, Any]], dict[str, Any
     ("POST", "backlog"): ModelSet._set_backlog,
     ("POST", "app-fault"): ModelSet._set_app_fault,
     ("POST", "durations"): ModelSet._set_durations,
+    ("POST", "capacity-limit"): ModelSet._set_capacity_limit,
     ("GET", "health"): ModelSet._health,
     ("GET", "signals"): ModelSet._signals,
 }

@@ -31,7 +31,19 @@ ZONE = "lab.drctl.test"
 RECORD = f"app.{ZONE}"
 TTL_S = 60
 RULE_ID = f"{NAME}-crr"
-ALARM_PERIOD_S = 10
+# The switch alarm exactly as terraform/modules/region/monitoring.tf declares it (aws_cloudwatch_metric_alarm
+# "switch"), so the twin tests run on the production switch: a drain stays inside the alarm's 60 s window, and a
+# failback right after a failover waits it out. tests/unit/lab/test_seed_matches_terraform.py parses the .tf file
+# and fails if the two drift. Route53 health checks follow standard-resolution alarms only (periods of 60 s):
+# https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html
+SWITCH_ALARM: Mapping[str, Any] = {
+    "Statistic": "Maximum",
+    "Period": 60,
+    "EvaluationPeriods": 1,
+    "Threshold": 1.0,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "TreatMissingData": "ignore",
+}
 HC_INTERVAL_S = 10  # fast checks (AWS allows 10 or 30)
 HC_FAILURES = 3
 
@@ -347,12 +359,7 @@ def _switch_alarm(cw: Any, region: str, alarm_region: str, alarm_side: Mapping[s
         Namespace="drctl/Failover",
         MetricName="RegionDrained",
         Dimensions=[{"Name": "Region", "Value": region}],
-        Statistic="Maximum",
-        Period=ALARM_PERIOD_S,
-        EvaluationPeriods=1,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="ignore",
+        **SWITCH_ALARM,
         AlarmActions=[alarm_side["sns_topic_arn"]],
         OKActions=[alarm_side["sns_topic_arn"]],
     )

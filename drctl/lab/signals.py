@@ -2,8 +2,16 @@
 CloudWatch from a profile the lab sets (`drctl lab set-lag 2500ms`).
 
 Published (the same metrics and dimensions AWS publishes):
-- AWS/RDS AuroraGlobalDBReplicationLag and AuroraGlobalDBRPOLag (ms), DBClusterIdentifier = each non-writer
-  member of each global cluster, in that member's region;
+- AWS/RDS AuroraGlobalDBReplicationLag and AuroraGlobalDBRPOLag (ms) for each non-writer member of each global
+  cluster, in that member's (the secondary) region, as AWS publishes them: "Some CloudWatch metrics, such as
+  replication lag, are only available for secondary Regions" (Aurora User Guide, Using switchover or failover:
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html),
+  under the dimension set DBClusterIdentifier + SourceRegion (the writer's region): the AWS Aurora workshop reads
+  them from the metrics group "DBClusterIdentifier, SourceRegion" (https://awsauroralabsmy.com/global/cw/), and
+  the Aurora dimensions reference lists SourceRegion
+  (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/dimensions.html). `drctl lab set-lag
+  --dimensions cluster|source-region|both` publishes under DBClusterIdentifier alone, the AWS set (default), or
+  both, so readers can be tested against either. A member being rebuilt (pending-resync) publishes nothing;
 - AWS/S3 OperationsPendingReplication, BytesPendingReplication, ReplicationLatency (s), dimensions SourceBucket,
   DestinationBucket, RuleId, for every bucket in the writer's region with a replication configuration.
 
@@ -23,9 +31,13 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 
 
+LAG_DIMENSIONS = ("source-region", "cluster", "both")
+
+
 @dataclass
 class Profile:
     lag_ms: float = 100.0
+    lag_dimensions: str = "source-region"  # what AWS publishes (see the module docstring)
     backlog_operations: float = 0.0
     backlog_bytes: float = 0.0
     replication_latency_s: float = 0.0
@@ -40,6 +52,7 @@ class _World(Protocol):
 
 class _Transitions(Protocol):
     def apparent_writer(self, global_cluster_id: str) -> str | None: ...
+    def is_resyncing(self, cluster_arn: str) -> bool: ...
 
 
 def arn_region(arn: str) -> str:
@@ -127,17 +140,25 @@ class Signals:
         published: dict[str, Any] = {"ts": time.time(), "rds": [], "s3": []}
         members = global_members(self.world, self.transitions)
         writer_regions = {arn_region(arn) for _, arn, writer in members if writer}
-        for _, arn, writer in members:
+        writer_of = {gc: arn_region(arn) for gc, arn, writer in members if writer}
+        for gc, arn, writer in members:
             region = arn_region(arn)
-            if writer or self.world.is_region_down(region):
+            if writer or self.world.is_region_down(region) or self.transitions.is_resyncing(arn):
                 continue
-            dims = [{"Name": "DBClusterIdentifier", "Value": arn_name(arn)}]
-            data = [
+            cluster_dim = {"Name": "DBClusterIdentifier", "Value": arn_name(arn)}
+            source_dim = {"Name": "SourceRegion", "Value": writer_of.get(gc, "")}
+            dim_sets = {"cluster": [[cluster_dim]], "source-region": [[cluster_dim, source_dim]]}.get(
+                p.lag_dimensions, [[cluster_dim], [cluster_dim, source_dim]]
+            )
+            lag_data: list[dict[str, Any]] = [
                 {"MetricName": name, "Dimensions": dims, "Value": p.lag_ms, "Unit": "Milliseconds"}
                 for name in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
+                for dims in dim_sets
             ]
-            self.world.client("cloudwatch", region).put_metric_data(Namespace="AWS/RDS", MetricData=data)
-            published["rds"].append({"cluster": arn_name(arn), "region": region, "lag_ms": p.lag_ms})
+            self.world.client("cloudwatch", region).put_metric_data(Namespace="AWS/RDS", MetricData=lag_data)
+            published["rds"].append(
+                {"cluster": arn_name(arn), "region": region, "lag_ms": p.lag_ms, "dimensions": dim_sets}
+            )
         for region in sorted(writer_regions or set(self.world.regions)):
             if self.world.is_region_down(region):
                 continue

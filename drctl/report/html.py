@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from drctl.report.markdown import CHECK_MARK, headline, num, rto_text
-from drctl.report.model import RunModel
+from drctl.report.model import RunModel, capacity_text
 from drctl.report.timeline import timeline_svg
 
 CSS = """
@@ -43,6 +43,8 @@ def render_html(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         figures.append(["RPO evidence", _e(m.rpo_evidence)])
+    if capacity_text(m):
+        figures.append(["Capacity", _e(capacity_text(m))])
     objectives = [
         [
             _e(o.name),
@@ -102,6 +104,21 @@ def render_html(m: RunModel) -> str:
         "<h2>Timeline</h2>",
         timeline_svg(m),
         _table(["Phase", "Start", "End", "Duration", "Steps", "Outcome"], phases),
+        *(
+            [
+                "<h2>Recovery, as users see it</h2>",
+                "<p>Seconds from drctl's start (the confirmation prompt left out).</p>",
+                _table(
+                    ["Milestone", "At", "Source"],
+                    [
+                        [_e(p.name + (" (bound)" if p.bound else "")), _e(num(p.at_s)), _e(p.source)]
+                        for p in m.recovery
+                    ],
+                ),
+            ]
+            if m.recovery
+            else []
+        ),
         "<h2>Topology</h2>",
         _table(["", "Before", "After"], topology),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drctl.report.model import RunModel, Topology
+from drctl.report.model import RunModel, Topology, capacity_text
 
 
 def num(value: float | None, unit: str = " s") -> str:
@@ -47,6 +47,8 @@ def render_markdown(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         lines.append(f"| RPO evidence | {cell(m.rpo_evidence)} |")
+    if capacity_text(m):
+        lines.append(f"| Capacity | {cell(capacity_text(m))} |")
     lines += [
         "",
         "## Objectives",
@@ -100,6 +102,22 @@ def _timeline(m: RunModel) -> list[str]:
         out.append(
             f"- **{what}** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(m.rto_start_s + m.rto_s)}."
         )
+    if m.run_s is not None:
+        out.append(f"- **The run itself** took {num(m.run_s)} (drctl's own clock; a phase, not the RTO).")
+    if m.recovery:
+        out += [
+            "",
+            "### Recovery, as users see it",
+            "",
+            "Seconds from drctl's start (the confirmation prompt left out).",
+            "",
+            "| Milestone | At | Source |",
+            "|---|---|---|",
+        ]
+        out += [
+            f"| {p.name}{' (bound)' if p.bound else ''} | {num(p.at_s)} | {cell(p.source)} |" for p in m.recovery
+        ]
+        out.append("")
     s = m.rpo_sample
     if s is not None:
         out.append(

@@ -14,7 +14,7 @@ from typing import Any
 from drctl.journal.events import NOTHING_MOVED, RunRefused, StepEnded, StepStarted
 from drctl.journal.log import RunLog
 from drctl.journal.phases import PHASE_ORDER as PHASES
-from drctl.journal.phases import Phase, compute_phases
+from drctl.journal.phases import Phase, RecoveryPoint, compute_phases, recovery_points
 
 __all__ = ["NOTHING_MOVED", "PHASES", "Phase", "RunModel", "build_model", "load_model", "load_records"]
 
@@ -79,6 +79,8 @@ class RunModel:
     rto_s: float | None
     rto_source: str
     rto_start_s: float | None  # where the RTO clock started, relative to the run header (may be < 0)
+    recovery: list[RecoveryPoint]  # milestones from drctl's start to users reaching the target, with sources
+    run_s: float | None  # the run's own duration (a phase; the headline RTO is when DNS answers the target)
     rpo_s: float | None
     rpo_source: str
     rpo_evidence: str
@@ -95,6 +97,7 @@ class RunModel:
     api_calls: int
     retries: int
     journal: str
+    capacity: dict[str, Any] = field(default_factory=dict)  # the capacity step's summary (see capacity_text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -150,6 +153,8 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         rto_s=rto_s,
         rto_source=rto_source,
         rto_start_s=rto_start_s,
+        recovery=recovery_points(log),
+        run_s=_float(report.get("run_s")) if finish else None,
         rpo_s=None if rpo_s is None else float(rpo_s),
         rpo_source=str(rpo.get("source", "no finish record: the run did not report an RPO")),
         rpo_evidence=str(rpo.get("evidence", "")),
@@ -170,6 +175,7 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         api_calls=len(log.calls),
         retries=sum(e.retries for e in log.of(StepEnded)),
         journal=journal or str(log.path or ""),
+        capacity=_capacity(results),
     )
     model.objectives = _objectives(model, header.objectives)
     return model
@@ -186,11 +192,36 @@ def _rto(log: RunLog, last_s: float) -> tuple[float | None, str, float | None]:
     finish = log.finished
     if finish is not None and finish.report.get("rto_s") is not None:
         rto = float(finish.report["rto_s"])
-        return rto, str(finish.report.get("rto_source", "")), round(log.rel(finish) - rto, 3)
+        if log.header.clock_start:  # where drctl's clock started, relative to the header (before it: imports)
+            start = round(log.header.clock_start - log.started_at.timestamp(), 3)
+        else:  # older journals: the RTO was the run's own duration, ending at the finish line
+            start = round(log.rel(finish) - rto, 3)
+        return rto, str(finish.report.get("rto_source", "")), start
     return (
         round(last_s, 3),
         "estimate: journal timestamps from the run header to its last line (the run did not finish)",
         0.0,
+    )
+
+
+def _capacity(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The summary journaled by the last capacity step (after the flip in unplanned mode)."""
+    for step in ("capacity_after_flip", "capacity"):
+        found = (results.get(step) or {}).get("summary")
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+def capacity_text(m: RunModel) -> str:
+    """One line: healthy targets when traffic moved and at the end, against what was wanted ('' if unknown)."""
+    c = m.capacity
+    if not c:
+        return ""
+    short = "" if c.get("reached") else " — short of the wanted capacity"
+    return (
+        f"{c.get('healthy_at_flip')} of {c.get('wanted')} wanted healthy targets when traffic moved, "
+        f"{c.get('healthy_at_end')} at the end{short} ({c.get('rule', '')})"
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from failover_helpers import GLOBAL_ID, failover, writer_region
 
 from drctl.errors import ExitCode
+from drctl.journal.events import StateObserved
+from drctl.journal.log import RunLog
 
 UNPLANNED = ("--to", "us-west-2", "--mode", "unplanned", "--allow-data-loss")
 
@@ -26,8 +28,8 @@ def _members(twin: Any, region: str = "us-west-2") -> dict[str, bool]:
     return {m["DBClusterArn"].split(":")[3]: bool(m["IsWriter"]) for m in gc["GlobalClusterMembers"]}
 
 
-def _journal(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(report["journal"]).read_text().splitlines()]
+def _observed(report: dict[str, Any]) -> list[StateObserved]:
+    return RunLog.read(Path(report["journal"])).of(StateObserved)
 
 
 def test_a_lost_answer_reaches_aws_once_and_ends_with_a_managed_failover(fast, home, capsys) -> None:
@@ -40,8 +42,8 @@ def test_a_lost_answer_reaches_aws_once_and_ends_with_a_managed_failover(fast, h
     assert _sent(twin, "RemoveFromGlobalCluster") == 0
     assert writer_region(twin) == "us-west-2"
     assert _members(twin) == {"us-west-2": True, "us-east-1": False}  # the old primary is still a member
-    observed = [r for r in _journal(report) if r["event"] == "observed"]
-    assert observed and observed[0]["state"]["transition_to_target"] is True
+    observed = _observed(report)
+    assert observed and observed[0].verdict.startswith("FailoverGlobalCluster accepted"), observed
 
 
 def test_failing_promotions_never_detach_without_consent_and_once_with_it(fast, home, capsys) -> None:

@@ -67,31 +67,36 @@ KILL_POINTS = [
 ]
 
 
-def test_kill_at_every_step_boundary_then_resume(fast, tmp_path: Path) -> None:
+def kill_then_resume(twin: Any, stack: Path, home: Path, point: str, target: str) -> None:
+    twin.control.clear_requests()
+    rc, _, err = finish(drctl(home, "failover", "--stack", str(stack), "--to", target, "--yes", kill_at=point))
+    assert rc == -9, (point, err)
+    run_id = run_id_of(home)
+    rc, out, err = finish(drctl(home, "failover", "--resume", run_id, "--yes", "--json"))
+    assert rc == ExitCode.OK, (point, err)
+    report = json.loads(out)
+    assert report["outcome"] == "completed" or (point == "verify:after" and report["outcome"] == "no-op"), point
+    # Final state equals an uninterrupted run's; the promotion was sent exactly once.
+    assert writer_region(twin) == target, point
+    assert len(accepted_promotions(twin)) == 1, (point, accepted_promotions(twin))
+    healthy = lab_healthy(twin, stack)
+    assert healthy[target], point
+    if target == "us-west-2":
+        assert not healthy["us-east-1"], point
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_kill_at_a_step_boundary_then_resume(fast, tmp_path: Path, point: str) -> None:
     twin, stack = fast
-    regions = {"us-east-1": "us-west-2", "us-west-2": "us-east-1"}
-    for i, point in enumerate(KILL_POINTS):
-        home = tmp_path / f"home-{i}"
-        source = writer_region(twin)
-        target = regions[source]
-        wait_for_lag(twin, target)
-        twin.control.clear_requests()
-        rc, _, err = finish(drctl(home, "failover", "--stack", str(stack), "--to", target, "--yes", kill_at=point))
-        assert rc == -9, (point, err)
-        run_id = run_id_of(home)
-        rc, out, err = finish(drctl(home, "failover", "--resume", run_id, "--yes", "--json"))
-        assert rc == ExitCode.OK, (point, err)
-        report = json.loads(out)
-        assert report["outcome"] == "completed" or (point == "verify:after" and report["outcome"] == "no-op"), (
-            point
-        )
-        # Final state equals an uninterrupted run's; the promotion was sent exactly once.
-        assert writer_region(twin) == target, point
-        assert len(accepted_promotions(twin)) == 1, (point, accepted_promotions(twin))
-        healthy = lab_healthy(twin, stack)
-        assert healthy[target], point
-        if target == "us-west-2":
-            assert not healthy["us-east-1"], point
+    kill_then_resume(twin, stack, tmp_path / "home", point, "us-west-2")
+
+
+def test_a_failback_killed_before_the_flip_resumes_and_waits_out_the_switch(fast, tmp_path: Path) -> None:
+    """Straight back after a failover: the resumed failback still waits until the drain left the alarm period."""
+    twin, stack = fast
+    kill_then_resume(twin, stack, tmp_path / "there", "verify:after", "us-west-2")
+    wait_for_lag(twin, "us-east-1")
+    kill_then_resume(twin, stack, tmp_path / "back", "flip:before", "us-east-1")
 
 
 def test_two_concurrent_runs_exactly_one_proceeds(fast, tmp_path: Path) -> None:

@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from drctl.lab.protocol import parse_request
-
 pytestmark = pytest.mark.twin
 
 KEY = [{"AttributeName": "k", "KeyType": "HASH"}]
@@ -248,16 +246,3 @@ def test_nothing_listens_on_a_non_loopback_address(lab) -> None:
     assert len(sockets) >= 5  # 4 gateway ports + the emulator
     loopback = {"0100007F", "00000000000000000000000001000000"}
     assert [s for s in sockets if s[1].split(":")[0] not in loopback] == []
-
-
-def test_parse_request_reads_route53_health_check_paths() -> None:
-    auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/route53/aws4_request, SignedHeaders=host"
-    req = parse_request("GET", "/2013-04-01/healthcheck/abc-123/status", {"Authorization": auth}, b"", "global")
-    assert (req.service, req.region, req.operation) == ("route53", "us-east-1", "GetHealthCheckStatus")
-    body = (
-        b"<CreateHealthCheckRequest xmlns='x'>"
-        b"<HealthCheckConfig><Type>CALCULATED</Type></HealthCheckConfig></CreateHealthCheckRequest>"
-    )
-    req = parse_request("POST", "/2013-04-01/healthcheck", {"Authorization": auth}, body, "global")
-    assert req.operation == "CreateHealthCheck"
-    assert req.params == {"HealthCheckConfig.Type": "CALCULATED"}

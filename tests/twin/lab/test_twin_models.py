@@ -33,7 +33,7 @@ def test_health_check_follows_an_alarm_flipped_by_put_metric_data(lab: Any) -> N
         Namespace="Drctl",
         MetricName="Switch",
         Statistic="Maximum",
-        Period=10,
+        Period=60,  # standard resolution: the only alarms Route53 health checks follow
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
@@ -273,7 +273,8 @@ def test_signals_publish_the_lag_profile_for_the_secondary_and_the_s3_backlog(la
     assert lab.control.health()["signals"]["profile"]["lag_ms"] == 2500
 
     west_cw, east_cw = lab.client("cloudwatch", WEST), lab.client("cloudwatch", EAST)
-    cluster = [{"Name": "DBClusterIdentifier", "Value": "app-west"}]
+    # as AWS publishes them: in the secondary region, with the writer's region as SourceRegion
+    cluster = [{"Name": "DBClusterIdentifier", "Value": "app-west"}, {"Name": "SourceRegion", "Value": EAST}]
     assert _eventually(lambda: _latest(west_cw, "AWS/RDS", "AuroraGlobalDBRPOLag", cluster), 2500.0) == 2500.0
     assert _latest(west_cw, "AWS/RDS", "AuroraGlobalDBReplicationLag", cluster) == 2500.0
     rule = [
@@ -303,7 +304,7 @@ def test_last_known_status_is_kept_while_the_alarm_region_is_down(lab: Any) -> N
         Namespace="Drctl",
         MetricName="Switch",
         Statistic="Maximum",
-        Period=10,
+        Period=60,  # standard resolution: the only alarms Route53 health checks follow
         EvaluationPeriods=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",

@@ -149,8 +149,14 @@ def test_a_cname_answer_maps_to_the_region_of_its_target() -> None:
 
 
 def _run(stack: Stack, target: str = "us-west-2") -> SimpleNamespace:
+    milestones: list[tuple] = []
     return SimpleNamespace(
-        stack=stack, target=stack.regions[target], remaining=lambda: 30.0, stop_event=threading.Event()
+        stack=stack,
+        target=stack.regions[target],
+        remaining=lambda: 30.0,
+        stop_event=threading.Event(),
+        milestones=milestones,
+        milestone=lambda name, source, *, at=None, **detail: milestones.append((name, source, at, detail)),
     )
 
 
@@ -159,10 +165,14 @@ def test_dns_verdict_is_verified_with_the_time_of_the_first_answer_naming_the_ta
 ) -> None:
     source.primary_healthy = False
     before = time.time()
-    result = _verify_dns(_run(stack_with(authoritative)))
+    run = _run(stack_with(authoritative))
+    result = _verify_dns(run)
     assert result["verdict"] == "verified", result
     assert before <= result["answered_target_at"] <= time.time()
     assert result["servers"][0]["region"] == "us-west-2" and result["servers"][0]["ttl_s"] == 60
+    [(name, source, at, detail)] = run.milestones  # the RTO phase, journaled once with the record's TTL
+    assert (name, at, detail["ttl_s"]) == ("DNS answers target", result["answered_target_at"], 60)
+    assert "asked over DNS" in source
 
 
 def test_dns_verdict_is_unverified_with_the_reason_when_no_server_answers(silent: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import tomllib
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import awscli, badinputs, failover, fanout, faults, run, startup, throttle, trace
+from bench import awscli, badinputs, failover, faults, run, throttle, trace
 from bench.common import Series, md_table, ratio
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
@@ -20,7 +21,7 @@ def test_series_summarises_min_median_max() -> None:
     s = Series("x", [0.3, 0.1, 0.2])
     assert (s.min, s.median, s.max) == (0.1, 0.2, 0.3)
     assert s.cells(1000) == ["100", "200", "300"]
-    assert ratio(1.0, 0.0) != ratio(1.0, 0.0)  # nan, not a ZeroDivisionError
+    assert math.isnan(ratio(1.0, 0.0))  # not a ZeroDivisionError
 
 
 def test_md_table_shape() -> None:
@@ -118,6 +119,9 @@ def test_overlap_of_step_windows() -> None:
     assert failover.overlap_s(cap, None) == 0.0
 
 
-def test_entry_points_exist() -> None:
-    assert callable(run.main) and callable(faults.main) and callable(startup.measure)
-    assert callable(fanout.measure) and set(run.PARTS) == {"startup", "status", "throttle", "failover", "faults"}
+def test_run_refuses_an_unknown_part_and_names_the_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--only", "status,bogus", "--out", "/nonexistent/RESULTS.md"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith("unknown part(s): bogus; choose from startup, status, throttle, failover, faults"), err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -80,7 +81,7 @@ def test_the_flip_step_sends_what_the_dry_run_lists(stack: Stack) -> None:
         req=req,
         clients=clients,
         single_shot=clients,
-        journal=None,  # type: ignore[arg-type]  # the flip step writes no journal records itself
+        journal=SimpleNamespace(append=lambda event: event),  # type: ignore[arg-type]  # milestones only
         run_id="20261202T120000Z-ab12",
         deadline=time.monotonic() + 60,
         progress=lambda _m: None,

@@ -78,13 +78,20 @@ def test_failback_undrains_the_primary_and_leaves_the_secondary_record_alone(sta
     assert calls[0].params["MetricData"][0]["Value"] == 0
 
 
-def test_invert_fallback_uses_the_route53_control_plane(stack: Any) -> None:
+def test_invert_fallback_holds_the_source_out_with_an_unmeetable_threshold(stack: Any) -> None:
     calls = flip_calls(stack, _req("us-west-2", flip=INVERT), target_drained=False, target_inverted=False)
+    primary = stack.primary.health_check_id
+    # Never Inverted: an inverted check turns healthy again when its region dies.
     assert [(c.service, c.operation, c.params) for c in calls] == [
-        ("route53", "UpdateHealthCheck", {"HealthCheckId": stack.primary.health_check_id, "Inverted": True})
+        ("route53", "UpdateHealthCheck", {"HealthCheckId": primary, "HealthThreshold": 256})
     ]
-    back = flip_calls(stack, _req("us-east-1", flip=INVERT), target_drained=False, target_inverted=True)
-    assert [c.params for c in back] == [{"HealthCheckId": stack.primary.health_check_id, "Inverted": False}]
+    back = flip_calls(
+        stack, _req("us-east-1", flip=INVERT), target_drained=False, target_held_out=True, target_children=2
+    )
+    assert [c.params for c in back] == [{"HealthCheckId": primary, "HealthThreshold": 2}]
+    # A check an older drctl inverted is put right on failback too.
+    legacy = flip_calls(stack, _req("us-east-1", flip=INVERT), target_drained=False, target_inverted=True)
+    assert [c.params for c in legacy] == [{"HealthCheckId": primary, "Inverted": False}]
 
 
 def test_unplanned_plan_calls_only_the_target_region(stack: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,44 @@ def test_a_step_that_never_ended_runs_to_the_last_line() -> None:
     log = _log([StepStarted(step="promote"), RunResumed(pid=3)], at=[2.0, 9.0])
     (promotion,) = compute_phases(log)
     assert (promotion.seconds, promotion.outcome) == (7.0, "unfinished")
+
+
+# --------------------------------------------------------------------------------------------- recovery
+
+
+def test_recovery_points_come_from_milestones_and_the_headline_is_dns_not_the_run() -> None:
+    from drctl.journal.events import Milestone
+    from drctl.journal.phases import headline, recovery_points
+
+    t0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC).timestamp()
+    start = replace(header(), clock_start=t0 - 1.0)  # drctl started 1 s before it wrote the header
+
+    def m(name: str, at: float, **detail: Any) -> Milestone:
+        return Milestone(name=name, at_epoch=t0 + at, source=f"{name} read", detail=detail)
+
+    events = [
+        m("promotion sent", 2.0),
+        m("database writable", 9.0),
+        m("switch datapoint put", 9.5),
+        m("DNS answers target", 75.0, ttl_s=60),
+        m("database writable", 30.0),  # a later re-read: the first observation counts
+    ]
+    records = [{**start.to_record(), "ts": datetime.fromtimestamp(t0, UTC).isoformat()}]
+    records += [{**e.to_record(), "ts": datetime.fromtimestamp(t0 + 1, UTC).isoformat()} for e in events]
+    points = recovery_points(RunLog.from_records(records))
+    assert [(p.name, p.at_s) for p in points] == [
+        ("promotion sent", 3.0),
+        ("database writable", 10.0),
+        ("switch datapoint put", 10.5),
+        ("DNS answers target", 76.0),
+        ("clients converge", 136.0),
+    ]
+    assert points[-1].bound and "TTL" in points[-1].source
+    top = headline(points)
+    assert top is not None and (top.name, top.at_s) == ("DNS answers target", 76.0)
+
+
+def test_without_a_dns_answer_there_is_no_headline() -> None:
+    from drctl.journal.phases import headline
+
+    assert headline([]) is None

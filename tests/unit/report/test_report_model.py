@@ -25,7 +25,9 @@ def test_unplanned_run_phases_rto_rpo_and_topology() -> None:
     recs = records("unplanned")
     m = build_model(recs)
     rep = finish_report(recs)
-    assert [p.name for p in m.phases] == [p for p in PHASES if p not in ("confirmation", "after recovery")]
+    assert [p.name for p in m.phases] == [
+        p for p in PHASES if p not in ("confirmation", "capacity after flip", "after recovery")
+    ]
     assert all(p.end_s >= p.start_s >= 0 for p in m.phases)
     # capacity and promotion ran side by side
     cap, prom = m.phases[1], m.phases[2]
@@ -124,7 +126,9 @@ def test_a_resumed_run_counts_its_attempts_and_reports_the_last_finish() -> None
     resumed = {"ts": ts, "event": "resume", "pid": 1, "done": ["lock", "preflight", "sample_rpo"]}
     m = build_model([*recs[:cut], stopped, resumed, *recs[cut:]])
     assert m.attempts == 2 and m.outcome == "completed"
-    assert [p.name for p in m.phases] == [p for p in PHASES if p not in ("confirmation", "after recovery")]
+    assert [p.name for p in m.phases] == [
+        p for p in PHASES if p not in ("confirmation", "capacity after flip", "after recovery")
+    ]
     assert m.rto_s == 2.695
 
     half = build_model([*recs[:cut], stopped, resumed])  # resumed, not finished yet

@@ -1,0 +1,265 @@
+"""terraform/ applied to a twin once for the whole run, then everything that needs a Terraform-made stack uses it.
+
+In order (one module, one lab home, one cold apply of about three minutes):
+- `drctl deploy --lab`: preflight, plan summary, progress, no password in any file drctl writes; the stack file
+  it writes is read by `drctl status` as ready; a second deploy changes nothing;
+- `drctl lab demo`, twice: it finds the stack healthy and re-applies it ("no changes"); its figures agree with
+  the twin's injected truth; then Ctrl-C during the demo's failover takes the twin down;
+- after a writer swap a redeploy still plans nothing; then `drctl destroy --lab` detaches the reader first.
+
+The first deploy writes the stack file where the demo looks for the stack it left (drctl.demo.stack), so
+the demo re-applies the deploy's stack instead of wiping the twin and applying terraform/ a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drctl.demo.stack import demo_stack_path
+from drctl.errors import ExitCode
+from drctl.lab.runtime import LabInfo, lab_dir, lab_down, lab_info
+from drctl.stack import load_stack
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed"),
+]
+DEPLOY_TIMEOUT_S = 900
+DEMO_TIMEOUT_S = 600
+STATUS_POLL_S = 30.0  # the lab publishes lag samples every second once it sees the global cluster
+SECRET = "SENTINEL-twin-password-9e8d7c"
+# The first deploy, in a subprocess whose password generator returns SECRET, to look for it everywhere afterwards.
+FIRST_DEPLOY = (
+    "import sys; from drctl.deploy import core; core.secrets.token_urlsafe = lambda n: {secret!r}; "
+    "from drctl.cli.app import run; sys.exit(run(sys.argv[1:]))"
+)
+
+
+@dataclass
+class Applied:
+    home: Path
+    stack_path: Path
+    first: subprocess.CompletedProcess[str]
+    first_s: float
+
+
+def drctl(
+    home: Path, lab_tools: Any, *args: str, timeout: float = DEPLOY_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "drctl", *args],
+        env=lab_tools.cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory, lab_tools: Any) -> Iterator[Applied]:
+    home = tmp_path_factory.mktemp("deployed") / "home"
+    stack_path = demo_stack_path(home)
+    try:
+        up = drctl(home, lab_tools, "lab", "up", "--port-base", str(lab_tools.free_port_base()), timeout=300)
+        assert up.returncode == 0, up.stderr[-3000:]
+        started = time.monotonic()
+        first = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                FIRST_DEPLOY.format(secret=SECRET),
+                "deploy",
+                "--lab",
+                "--stack",
+                str(stack_path),
+            ],
+            env=lab_tools.cli_env(home),
+            capture_output=True,
+            text=True,
+            timeout=DEPLOY_TIMEOUT_S,
+            check=False,
+        )
+        yield Applied(home, stack_path, first, time.monotonic() - started)
+    finally:
+        lab_down(home)
+
+
+def test_first_deploy_applies_terraform_and_writes_no_password_anywhere(applied: Applied) -> None:
+    first = applied.first
+    assert first.returncode == 0, first.stderr[-3000:]
+    print(f"first deploy: {applied.first_s:.0f} s")
+    assert "preflight: aurora-postgresql 16.8 supports global databases in both regions" in first.stderr
+    assert "to create" in first.stderr and "/" in first.stderr  # plan summary and [done/total] progress
+    assert SECRET not in first.stdout + first.stderr
+    # drctl's files: state, plan file, var file, CLI config, lab logs, the gateway's request log. (The emulator's
+    # own storage plays AWS, which does hold the password.)
+    aws_side = {".terraform", "emulator-state", "ministack-venv"}
+    for path in applied.home.rglob("*"):
+        if path.is_file() and not aws_side & set(path.parts):
+            assert SECRET.encode() not in path.read_bytes(), path
+    state = (lab_dir(applied.home) / "terraform" / "terraform.tfstate").read_text()
+    assert '"master_password": null' in state and '"master_password_wo": null' in state
+    info = lab_info(applied.home)
+    assert info is not None
+    stack = load_stack(applied.stack_path)
+    assert set(stack.regions) == {"us-east-1", "us-west-2"}
+    assert stack.aws.endpoints == info.endpoints and stack.aws.static_access_key_id == "test"
+    assert stack.primary.switch_alarm_region == "us-west-2" and stack.secondary.switch_alarm_region == "us-east-1"
+
+
+def test_status_reads_the_deployed_stack_as_ready(applied: Applied, lab_tools: Any) -> None:
+    # Ready as soon as the lab has published the secondary's first lag samples (until then status rightly says
+    # "not ready", exit 3): drctl reads the Terraform-made stack as a user would.
+    end = time.monotonic() + STATUS_POLL_S
+    while True:
+        status = drctl(
+            applied.home, lab_tools, "status", "--json", "--stack", str(applied.stack_path), timeout=120
+        )
+        report = json.loads(status.stdout)
+        if report["ready"] or time.monotonic() > end:
+            break
+        time.sleep(1)
+    assert status.returncode == ExitCode.OK and report["reasons"] == [], status.stdout[-2000:]
+    assert report["writer_region"] == "us-east-1" and report["serving_region"] == "us-east-1"
+
+
+def test_a_second_deploy_changes_nothing(applied: Applied, lab_tools: Any) -> None:
+    second = drctl(applied.home, lab_tools, "deploy", "--lab", "--stack", str(applied.stack_path))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "no changes" in second.stdout
+
+
+# ------------------------------------------------------------------------------------------------ the demo
+
+
+def demo(home: Path, lab_tools: Any, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    argv = ["lab", "demo", "--json", "--port-base", str(lab_tools.free_port_base()), *args]
+    proc = drctl(home, lab_tools, *argv, timeout=DEMO_TIMEOUT_S)
+    return proc, time.monotonic() - started
+
+
+def md_figure(md: str, name: str) -> float:
+    m = re.search(rf"^\| {name} \| \*\*([0-9.]+) s\*\*", md, re.MULTILINE)
+    assert m, f"no {name} line in the Markdown report"
+    return float(m.group(1))
+
+
+def check_result(result: dict[str, Any]) -> None:
+    assert result["lab"] is True
+    unplanned, planned = result["runs"]
+    assert (unplanned["mode"], unplanned["from_region"], unplanned["to_region"]) == (
+        "unplanned",
+        "us-east-1",
+        "us-west-2",
+    )
+    assert (planned["mode"], planned["to_region"]) == ("planned", "us-east-1")
+    for run in (unplanned, planned):
+        assert run["outcome"] == "completed"
+        assert abs(run["rto_s"] - run["wall_s"]) <= 0.5, run
+        assert run["call_s"] >= run["rto_s"]
+        md = Path(run["reports"]["md"]).read_text()
+        assert md_figure(md, "RTO") == run["rto_s"] and md_figure(md, "RPO") == run["rpo_s"]
+        phases = json.loads(Path(run["reports"]["json"]).read_text())["phases"]
+        assert Path(run["reports"]["html"]).read_text().count('class="phase-bar"') == len(phases) >= 5
+    assert unplanned["lab_lag_ms"] == 2500.0
+    assert abs(unplanned["rpo_s"] * 1000 - unplanned["lab_lag_ms"]) <= 100, unplanned
+    assert "AuroraGlobalDBRPOLag" in unplanned["rpo_source"]
+    assert planned["rpo_s"] == 0.0
+
+
+def test_demo_twice_figures_agree_with_the_twin(applied: Applied, lab_tools: Any) -> None:
+    home = applied.home
+    for run_no, args in ((1, ()), (2, ("--keep",))):  # re-runnable: same home, twin state left by the last run
+        proc, took = demo(home, lab_tools, *args)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result = json.loads(proc.stdout)  # --json: nothing but JSON on stdout
+        check_result(result)
+        assert result["duration_s"] <= took and result["deployed_by"] == "terraform"
+        # The stack the deploy (then the last demo) left is re-applied, and Terraform finds it as it made it.
+        assert "re-applying terraform/" in proc.stderr and "terraform plan: no changes" in proc.stderr
+        narration = proc.stderr
+        assert "lab [1/9]" in narration and "lab [9/9]" in narration
+        assert "unplanned failover to us-west-2" in narration and "lab outage" in narration
+        if run_no == 1:
+            assert lab_info(home) is None, "without --keep the twin is taken down"
+        else:
+            assert result["kept"] is True and lab_info(home) is not None
+    runs = drctl(home, lab_tools, "runs", "--json", timeout=60)
+    assert len(json.loads(runs.stdout)) == 4
+
+
+def test_ctrl_c_during_the_failover_takes_the_twin_down(applied: Applied, lab_tools: Any) -> None:
+    home = applied.home
+    argv = [sys.executable, "-m", "drctl", "lab", "demo", "--port-base", str(lab_tools.free_port_base())]
+    proc = subprocess.Popen(argv, env=lab_tools.cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    seen = b""
+    try:
+        deadline = time.monotonic() + DEMO_TIMEOUT_S
+        while b"lab [5/9]" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += proc.stderr.readline()
+        assert b"lab [5/9]" in seen, seen.decode(errors="replace")[-3000:]
+        assert lab_info(home) is not None
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    err = (seen + rest).decode(errors="replace")
+    assert proc.returncode == 130, err[-3000:]
+    assert "taking the twin down" in err
+    assert lab_info(home) is None
+
+
+# ------------------------------------------------------------------------------------- redeploy and destroy
+
+
+def writer_region(rds: Any, global_id: str) -> str:
+    gc = rds.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0]
+    return next((m["DBClusterArn"].split(":")[3] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), "")
+
+
+def test_redeploy_after_a_writer_swap_plans_nothing_then_destroy(applied: Applied, lab_tools: Any) -> None:
+    home = applied.home
+    up = drctl(home, lab_tools, "lab", "up", "--port-base", str(lab_tools.free_port_base()), timeout=300)
+    assert up.returncode == 0, up.stderr[-3000:]
+    info: LabInfo | None = lab_info(home)
+    assert info is not None
+    stack = load_stack(applied.stack_path)
+    rds = lab_tools.boto3_client(info, "rds", "us-west-2")
+    # The writer moves to us-west-2 (the Ctrl-C above may already have promoted it: then there is nothing to do).
+    if writer_region(rds, stack.global_cluster_id) != "us-west-2":
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=stack.global_cluster_id, TargetDbClusterIdentifier=stack.secondary.cluster_arn
+        )
+    deadline = time.monotonic() + 120
+    while writer_region(rds, stack.global_cluster_id) != "us-west-2":
+        assert time.monotonic() < deadline, "the switchover did not complete"
+        time.sleep(1)
+
+    third = drctl(home, lab_tools, "deploy", "--lab", "--stack", str(applied.stack_path))
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "preflight: us-west-2 writes now" in third.stderr
+    assert "no changes" in third.stdout
+
+    # Destroy after the failover: the writer is now the member Terraform removes first.
+    gone = drctl(home, lab_tools, "destroy", "--lab", "--yes")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    assert "detaching reader" in gone.stderr
+    assert not rds.describe_db_clusters()["DBClusters"]
