@@ -69,6 +69,11 @@ def test_unplanned_failover_with_route53_down_is_verified_on_dns(fast, home, cap
     assert [s["region"] for s in verdict["servers"]] == ["us-west-2"]
     assert verdict["servers"][0]["ttl_s"] == 60 and verdict["answered_target_at"] > 0
     assert answers_region(stack) == "us-west-2"
+    # The answer is the run's "DNS answers target" milestone, the headline RTO, and clients converge a TTL later.
+    recovery = {p["name"]: p for p in report["recovery"]}
+    assert recovery["DNS answers target"]["source"].startswith("authoritative answer from 127.0.0.1:")
+    assert recovery["clients converge"]["at_s"] == pytest.approx(recovery["DNS answers target"]["at_s"] + 60)
+    assert report["rto_source"].startswith(("DNS answers target", "target serving")), report["rto_source"]
 
 
 def test_planned_flip_shows_on_dns_and_silent_servers_are_unverified(fast, home, capsys, tmp_path) -> None:
@@ -91,4 +96,5 @@ def test_planned_flip_shows_on_dns_and_silent_servers_are_unverified(fast, home,
     dns_verdict = back["verification"]["dns"]
     assert dns_verdict["verdict"] == "unverified: no authoritative answer from 1 server(s)", dns_verdict
     assert "no answer within" in dns_verdict["detail"] and "answered_target_at" not in dns_verdict
+    assert "DNS answers target" not in {p["name"] for p in back["recovery"]}
     assert answers_region(stack) == "us-east-1"  # the lab's own server saw the failback
