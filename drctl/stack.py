@@ -6,6 +6,7 @@ never Terraform state (which may live in the failed region). A hand-written file
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -118,6 +119,8 @@ class Stack:
     replication_rule_id: str = ""
     health_check_interval_s: int = 30
     health_check_failure_threshold: int = 3
+    # DNS servers to ask for the record ("host:port"); empty: the zone's authoritative servers, found via DNS.
+    name_servers: tuple[str, ...] = ()
     source: Path | None = None
 
     @property
@@ -264,6 +267,50 @@ def _url(r: _Reader, key: str, value: Any) -> str:
     return url
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}\.?$")
+
+
+def split_name_server(value: str) -> tuple[str, int]:
+    """("host", port) of "host:port", "host" (port 53) or "[v6]:port"; ValueError when malformed."""
+    host, port_text = value, "53"
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError("an IPv6 address goes in brackets: [::1]:53")
+        port_text = rest[1:] if rest else "53"
+        ipaddress.IPv6Address(host)
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    elif ":" in value:
+        raise ValueError("an IPv6 address goes in brackets: [::1]:53")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"port must be a number from 1 to 65535, got {port_text!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME_RE.match(host) or host.replace(".", "").isdigit():
+            raise ValueError(f"{host!r} is neither an IP address nor a host name") from None
+    return host, int(port_text)
+
+
+def _name_servers(r: _Reader) -> tuple[str, ...]:
+    key = "name_servers"
+    if key not in r.data:
+        return ()
+    values = r.data[key]
+    if not isinstance(values, list) or not values:
+        raise r.fail(key, 'expected a non-empty list of "host:port" strings, e.g. ["127.0.0.1:5353"]')
+    for value in values:
+        if not isinstance(value, str):
+            raise r.fail(key, f'expected "host:port" strings, got {type(value).__name__}')
+        try:
+            split_name_server(value)
+        except ValueError as e:
+            raise r.fail(key, f"{value!r}: {e}") from None
+    return tuple(values)
+
+
 def _not_negative(r: _Reader, key: str, default: float) -> float:
     value = r.opt(key, float, default)
     if not math.isfinite(value) or value < 0:
@@ -311,6 +358,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         health_check_failure_threshold=r53.opt(
             "health_check_failure_threshold", int, Stack.health_check_failure_threshold
         ),
+        name_servers=_name_servers(r53),
         regions=regions,
         objectives=Objectives(
             rpo_s=_not_negative(obj, "rpo_s", _OBJECTIVES.rpo_s),
@@ -370,6 +418,8 @@ def dump_stack_toml(data: Mapping[str, Any]) -> str:
             return repr(v)
         if isinstance(v, str):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
         raise TypeError(f"cannot write {type(v).__name__} to the stack file")
 
     def key(k: str) -> str:

@@ -52,6 +52,9 @@ def _print_endpoints(info: Any) -> None:
     for name, url in info.endpoints.items():
         typer.echo(f"  {name:<12} {url}")
     typer.echo(f"  {'admin':<12} {info.admin_url}/_lab/")
+    if info.dns:
+        where = f"{info.dns['host']}:{info.dns['port']}"
+        typer.echo(f"  {'dns':<12} {where} (UDP and TCP, authoritative for the lab zone)")
     typer.echo(
         f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
     )
@@ -72,7 +75,9 @@ def up(
     ] = "us-east-1,us-west-2",
     port_base: Annotated[
         int | None,
-        typer.Option(help="First of ten loopback ports (global, regions, admin; emulator at +9). Example: 4710"),
+        typer.Option(
+            help="First of ten loopback ports (global, regions, admin, dns at +4; emulator at +9). Example: 4710"
+        ),
     ] = None,
     time_scale: Annotated[
         float,

@@ -36,6 +36,7 @@ class DeployRequest:
     stack_path: Path  # the stack file to write
     variables: dict[str, Any] = field(default_factory=dict)  # non-secret Terraform variables
     aws_section: dict[str, Any] = field(default_factory=dict)  # the stack file's [aws] table
+    route53_extra: dict[str, Any] = field(default_factory=dict)  # added to [route53] (the lab's name_servers)
     client: Callable[[str, str], Any] | None = None  # boto3 client maker for preflight (None: skip preflight)
     expected_account: str | None = None
     strict: bool = False
@@ -96,6 +97,8 @@ def write_stack_from_outputs(outputs: Mapping[str, Any], req: DeployRequest) -> 
     data = dict(stack)
     if req.aws_section:
         data["aws"] = dict(req.aws_section)
+    if req.route53_extra and isinstance(data.get("route53"), dict):
+        data["route53"] = {**data["route53"], **req.route53_extra}
     return write_stack_file(data, req.stack_path)
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from drctl.deploy.toolchain import copy_configuration
-from drctl.lab.access import LAB_ACCESS_KEY, LAB_ACCOUNT_ID, LAB_SECRET_KEY, lab_aws_section
+from drctl.lab.access import (
+    LAB_ACCESS_KEY,
+    LAB_ACCOUNT_ID,
+    LAB_SECRET_KEY,
+    lab_aws_section,
+    name_servers_section,
+)
 
 if TYPE_CHECKING:
     from drctl.deploy.core import DeployRequest
@@ -155,6 +161,7 @@ def lab_request(
         stack_path=stack_path,
         variables={**lab_variables(info.regions), **user_variables},
         aws_section=lab_aws_section(info.endpoints),
+        route53_extra=name_servers_section(info.dns),
         client=ClientFactory(settings).client,
         expected_account=LAB_ACCOUNT_ID,
         **flags,

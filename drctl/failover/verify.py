@@ -1,13 +1,15 @@
-"""Verification: the target writes; traffic moved; the old writer is fenced. Only the writer check can fail
-the run: Route53 control-plane and source-region reads are best effort (verified / unverifiable).
+"""Verification: the target writes; traffic moved; DNS answers the target; the old writer is fenced. Only the
+writer check can fail the run: Route53 control-plane, DNS and source-region reads are best effort.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drctl.aws import dns as dns_plane
 from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe
@@ -36,6 +38,7 @@ def verify(run: Run) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"writer": writer}
     out["traffic"] = _verify_traffic(run)
+    out["dns"] = _verify_dns(run)
     out["fencing"] = _verify_fencing(run, s)
     return out
 
@@ -80,6 +83,73 @@ def _verify_traffic(run: Run) -> dict[str, Any]:
         "healthy": serving.healthy,
         "detail": f"{serving.reason}; {s.name} not serving",
     }
+
+
+DNS_POLL_S = 0.5
+DNS_SILENT_ROUNDS = 3  # every server unverified this many rounds in a row: the check cannot be made
+
+
+def _verify_dns(run: Run) -> dict[str, Any]:
+    """Ask the zone's authoritative servers (DNS, not the Route53 API) until they answer the target's record.
+
+    Works with Route53's control plane down. Records when the first answer naming the target arrived (wall
+    clock and monotonic), so the run can show "DNS answers target" as an RTO phase."""
+    stack, t = run.stack, run.target
+    started = time.monotonic()
+    bound = min(run.remaining(), stack.health_check_interval_s * stack.health_check_failure_threshold + 30)
+    cache: dict[str, Any] = {}
+    first: dict[str, Any] = {}
+    silent = polls = 0
+    last = dns_plane.DnsCheck(stack.record_name)
+    while True:
+        polls += 1
+        last = dns_plane.check(stack, cache=cache)
+        answered = [a for a in last.answers if a.answered]
+        regions = last.regions_answered()
+        if not first and t.name in regions:
+            first = {"answered_target_at": time.time(), "answered_target_monotonic": time.monotonic()}
+            naming = next(a for a in answered if a.region == t.name)
+            run.milestone(
+                "DNS answers target",
+                f"authoritative answer from {naming.server} (asked over DNS, not the Route53 API)",
+                at=first["answered_target_at"],
+                ttl_s=naming.ttl_s,
+                server=naming.server,
+            )
+        if answered and regions == {t.name}:
+            break
+        silent = 0 if answered else silent + 1
+        if last.problem or silent >= DNS_SILENT_ROUNDS or time.monotonic() - started >= bound:
+            break
+        if run.stop_event.wait(DNS_POLL_S):
+            break
+    answered = [a for a in last.answers if a.answered]
+    servers = "; ".join(f"{a.server}: {_dns_said(a)}" for a in last.answers)
+    if last.problem:
+        verdict = f"unverified: {last.problem}"
+    elif not answered:
+        verdict = f"unverified: no authoritative answer from {len(last.answers)} server(s)"
+    elif last.regions_answered() == {t.name}:
+        verdict = "verified"
+    else:
+        said = ", ".join(sorted(r or "no region of the stack" for r in last.regions_answered()))
+        verdict = f"unverified: after {time.monotonic() - started:.1f} s the servers answer {said}, not {t.name}"
+    return {
+        "verdict": verdict,
+        "detail": f"{stack.record_name}: {servers}" if servers else stack.record_name,
+        "target": t.name,
+        "polls": polls,
+        "elapsed_s": round(time.monotonic() - started, 3),
+        **first,
+        **last.to_dict(),
+    }
+
+
+def _dns_said(a: dns_plane.ServerAnswer) -> str:
+    if not a.answered:
+        return a.verdict
+    values = ", ".join(f"{r.type} {r.value}" for r in a.records) or f"no records ({a.rcode})"
+    return f"{a.region or 'no region of the stack'} ({values}; TTL {a.ttl_s} s)"
 
 
 def _verify_fencing(run: Run, s: RegionStack) -> dict[str, Any]:

@@ -21,3 +21,8 @@ def lab_aws_section(endpoints: Mapping[str, str]) -> dict[str, Any]:
         "static_credentials": {"access_key_id": LAB_ACCESS_KEY, "secret_access_key": LAB_SECRET_KEY},
         "account_id": LAB_ACCOUNT_ID,
     }
+
+
+def name_servers_section(dns: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack file's [route53] name_servers for the lab's DNS server: ask it, not the system resolver."""
+    return {"name_servers": [f"{dns['host']}:{dns['port']}"]} if dns else {}

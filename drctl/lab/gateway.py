@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from drctl.lab.dns import DnsServer
 from drctl.lab.emulator import reset_emulator
 from drctl.lab.faults import DROP_HEADER, GLOBAL, Faults, operations
 from drctl.lab.http import Forward, LabRequest, LabResponse, Middleware
@@ -34,6 +35,7 @@ from drctl.lab.protocol import aws_error, is_mutating, parse_request
 from drctl.lab.redact import redact_params
 
 ADMIN = "admin"
+DNS = "dns"  # the lab's authoritative DNS (UDP and TCP): Route53's data plane, which no outage takes down
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
      "transfer-encoding", "upgrade", "content-length", "expect")
@@ -91,6 +93,7 @@ class Gateway:
         self._log_lock = threading.Lock()
         self._local = threading.local()
         self.servers: dict[str, _Server] = {}
+        self.dns: DnsServer | None = None
         self.models = load_models(self.emulator_url, self.regions, self.home, float(config.get("time_scale", 1.0)))
         if hasattr(self.models, "is_region_down"):  # the models see outages (a down region's checks fail)
             self.models.is_region_down = self.faults.is_down
@@ -100,10 +103,16 @@ class Gateway:
     def start(self) -> None:
         for role in (ADMIN, GLOBAL, *self.regions):
             self._open(role)
+        zones = getattr(self.models, "dns_zones", None)
+        if DNS in self.ports and zones is not None:
+            self.dns = DnsServer("127.0.0.1", self.ports[DNS], zones)
+            self.dns.start()
         self.models.start()
 
     def stop(self) -> None:
         self.models.stop()
+        if self.dns is not None:
+            self.dns.stop()
         with self._lock:
             for role in list(self.servers):
                 self._close(role)

@@ -22,6 +22,7 @@ from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY
 from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.alarms import AlarmClock
 from drctl.lab.capacity import Capacity
+from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
 from drctl.lab.signals import LAG_DIMENSIONS, Profile, Signals
@@ -183,6 +184,8 @@ class ModelSet:
         self.signals.put_metric_data = self.alarms.put_metric_data
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
+        # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
+        self.dns_zones = LabZones(self.world, self.health.store)
         self.middlewares: list[Middleware] = [
             self.health, self.transitions, self.capacity, self.alarms, AlarmReadback()
         ]  # fmt: skip

@@ -14,12 +14,25 @@ _LOOPBACK = "127.0.0.1"
 
 
 def default_ports(regions: Sequence[str], base: int = DEFAULT_PORT_BASE) -> dict[str, int]:
-    """global = base, regions = base+1, base+2, admin = base+3, emulator (internal) = base+9."""
-    return {"global": base, regions[0]: base + 1, regions[1]: base + 2, "admin": base + 3, "emulator": base + 9}
+    """global = base, regions = base+1, base+2, admin = base+3, dns = base+4, emulator (internal) = base+9."""
+    return {
+        "global": base,
+        regions[0]: base + 1,
+        regions[1]: base + 2,
+        "admin": base + 3,
+        "dns": base + 4,
+        "emulator": base + 9,
+    }
 
 
-def port_free(port: int) -> bool:
-    """Nothing listens on `port` on loopback and it can be bound."""
+def port_free(port: int, *, udp: bool = False) -> bool:
+    """Nothing listens on `port` on loopback and it can be bound (with `udp`, for UDP as well)."""
+    if udp:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((_LOOPBACK, port))
+            except OSError:
+                return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         # Like the lab's own servers: a port whose old connections linger in TIME_WAIT is free.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,4 +65,7 @@ def free_port_base(span: int = 10) -> int:
 
 def free_lab_ports(regions: Sequence[str] = ("us-east-1", "us-west-2")) -> dict[str, int]:
     """A port map for `lab_up(ports=...)`, every port free: a private lab beside any other."""
-    return dict(zip(("global", *regions, "admin", "emulator"), free_ports(5), strict=True))
+    while True:  # the DNS port serves UDP too: it must be free for both
+        ports = dict(zip(("global", *regions, "admin", "dns", "emulator"), free_ports(6), strict=True))
+        if port_free(ports["dns"], udp=True):
+            return ports

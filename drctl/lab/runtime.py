@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class LabInfo:
     pids: dict[str, int]  # "emulator", "gateway"
     regions: tuple[str, str]
     time_scale: float = 1.0  # every modelled AWS duration is multiplied by this (1 = AWS's own magnitudes)
+    dns: dict[str, Any] = field(default_factory=dict)  # the lab's authoritative DNS: {"host", "port"}
 
     @property
     def lab_dir(self) -> Path:
@@ -143,7 +144,7 @@ def lab_up(
 ) -> LabInfo:
     """Start the lab under `home` (idempotent: a running, healthy lab is returned as it is).
 
-    `ports` maps "global", each region, "admin" and "emulator" to a port (default: default_ports()).
+    `ports` maps "global", each region, "admin", "dns" and "emulator" to a port (default: default_ports()).
     `progress(message)` is called with one-line progress messages (e.g. the first-use install).
     `time_scale` multiplies every modelled AWS duration (alarm periods, health-check turns); tests and the
     demo pass a small one.
@@ -169,11 +170,11 @@ def lab_up(
             return running
         _stop_recorded(home)  # leftovers of a lab that died half-way
         port_map = dict(ports) if ports else default_ports(regs)
-        missing = {"global", "admin", "emulator", *regs} - set(port_map)
+        missing = {"global", "admin", "dns", "emulator", *regs} - set(port_map)
         if missing:
             raise DrctlError(f"no port given for {', '.join(sorted(missing))}", code=ExitCode.CONFIG)
         for role, port in port_map.items():
-            if not port_free(port):
+            if not port_free(port, udp=role == "dns"):
                 raise DrctlError(
                     f"lab port {port} ({role}) is already in use on 127.0.0.1",
                     code=ExitCode.LAB,
@@ -254,6 +255,7 @@ def _info_from_state(home: Path, state: dict[str, Any]) -> LabInfo:
         pids={str(k): int(v) for k, v in state.get("pids", {}).items()},
         regions=(regions[0], regions[1]) if len(regions) == 2 else DEFAULT_REGIONS,
         time_scale=float(state.get("time_scale", 1.0)),
+        dns={"host": "127.0.0.1", "port": ports["dns"]} if "dns" in ports else {},
     )
 
 

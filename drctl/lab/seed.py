@@ -21,7 +21,7 @@ import boto3
 import botocore.config
 from botocore.exceptions import ClientError
 
-from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY, lab_aws_section
+from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY, lab_aws_section, name_servers_section
 from drctl.stack import write_stack_file
 
 NAME = "drctl-lab"
@@ -58,6 +58,9 @@ class LabEndpoints(Protocol):
 
     @property
     def regions(self) -> tuple[str, str]: ...
+
+    @property
+    def dns(self) -> Mapping[str, Any]: ...  # the lab's authoritative DNS: {"host", "port"}, or empty
 
 
 def _short(region: str) -> str:
@@ -470,6 +473,7 @@ def _stack_mapping(
             "ttl_s": TTL_S,
             "health_check_interval_s": HC_INTERVAL_S,
             "health_check_failure_threshold": HC_FAILURES,
+            **name_servers_section(info.dns),
         },
         "objectives": {"rpo_s": 5, "rto_s": 600, "max_switchover_lag_ms": 1000},
         "s3": {"replication_rule_id": RULE_ID},

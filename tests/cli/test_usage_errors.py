@@ -58,3 +58,20 @@ def test_help_lists_the_choices(capsys: pytest.CaptureFixture[str], args: list[s
 def test_a_missing_stack_file_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["failover", "--to", "secondary", "--dry-run"]) == ExitCode.CONFIG
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_malformed_name_servers_are_a_config_error_naming_the_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import tomllib
+
+    from drctl.stack import dump_stack_toml
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "stack.example.toml"
+    data = tomllib.loads(example.read_text())
+    data["route53"]["name_servers"] = ["127.0.0.1:99999"]
+    stack = tmp_path / "stack.toml"
+    stack.write_text(dump_stack_toml(data))
+    assert run(["failover", "--stack", str(stack), "--to", "secondary", "--dry-run"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "route53.name_servers" in err and "99999" in err, err

@@ -58,6 +58,12 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
             lambda d: d.setdefault("aws", {}).__setitem__("endpoints", {"us-east-1": "not a url"}),
             "aws.endpoints.us-east-1: expected an http(s) URL",
         ),
+        (lambda d: d["route53"].__setitem__("name_servers", "127.0.0.1:53"), "route53.name_servers: expected a"),
+        (lambda d: d["route53"].__setitem__("name_servers", []), "route53.name_servers: expected a non-empty"),
+        (lambda d: d["route53"].__setitem__("name_servers", ["127.0.0.1:0"]), "port must be a number from 1"),
+        (lambda d: d["route53"].__setitem__("name_servers", ["::1"]), "IPv6 address goes in brackets"),
+        (lambda d: d["route53"].__setitem__("name_servers", ["bad host:53"]), "neither an IP address nor"),
+        (lambda d: d["route53"].__setitem__("name_servers", [53]), 'expected "host:port" strings'),
     ],
 )
 def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
@@ -66,6 +72,14 @@ def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
     with pytest.raises(ConfigError) as e:
         parse_stack(data, tmp_path / "s.toml")
     assert needle in e.value.message
+
+
+def test_name_servers_round_trip(tmp_path: Path) -> None:
+    data = example()
+    data["route53"]["name_servers"] = ["127.0.0.1:5353", "[::1]:53", "ns-1.awsdns-1.com"]
+    stack = load_stack(write_stack_file(data, tmp_path / "stack.toml"))
+    assert stack.name_servers == ("127.0.0.1:5353", "[::1]:53", "ns-1.awsdns-1.com")
+    assert load_stack(EXAMPLE).name_servers == ()
 
 
 def test_unknown_region_name() -> None:

@@ -107,7 +107,8 @@ def test_terraform_argv_is_pinned(tmp_path: Path) -> None:
 def test_deploy_applies_with_progress_and_writes_the_stack(fake_tf: Path, tmp_path: Path) -> None:
     ui = RecordingUi()
     aws = {"endpoints": {"us-east-1": "http://127.0.0.1:1"}, "static_credentials": {"access_key_id": "test"}}
-    result = deploy(request(tmp_path, aws_section=aws), ui)
+    extra = {"name_servers": ["127.0.0.1:4714"]}  # what `deploy --lab` adds: the lab's DNS server
+    result = deploy(request(tmp_path, aws_section=aws, route53_extra=extra), ui)
     assert result.changed
     assert commands(fake_tf) == ["version", "init", "validate", "plan", "show", "apply", "output"]
     assert [p for p in ui.progress_seen if p[2] == "apply_complete"] == [
@@ -118,6 +119,7 @@ def test_deploy_applies_with_progress_and_writes_the_stack(fake_tf: Path, tmp_pa
     stack = load_stack(result.stack_path)
     assert stack.name == "payments-test" and stack.primary.name == "us-east-1"
     assert stack.aws.endpoints == {"us-east-1": "http://127.0.0.1:1"}
+    assert stack.name_servers == ("127.0.0.1:4714",) and stack.record_name
 
 
 def test_no_changes_skips_apply(fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
