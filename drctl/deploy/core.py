@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,19 @@ def destroy(req: DeployRequest, ui: Ui) -> None:
         ) from None
 
 
+DETACH_WAIT_S = 300.0  # RemoveFromGlobalCluster takes effect within minutes on AWS
+
+
+class _Clients:
+    """A `client(service, region)` callable as the clients object an ApiCall sends with."""
+
+    def __init__(self, client: Callable[[str, str], Any]) -> None:
+        self._client = client
+
+    def client(self, service: str, region: str) -> Any:
+        return self._client(service, region)
+
+
 def detach_readers_before_destroy(client: Callable[[str, str], Any], variables: Mapping[str, Any], ui: Ui) -> None:
     """Remove the global cluster's readers first. Terraform destroys the secondary member first (it depends on the
     primary), which AWS refuses while that member is the writer (after a failover) and readers remain."""
@@ -222,11 +236,24 @@ def detach_readers_before_destroy(client: Callable[[str, str], Any], variables: 
         cluster = describe_global_cluster(client("rds", region), global_id)
     except (BotoCoreError, ClientError, IndexError):
         return  # nothing to detach (already gone, or unreadable: terraform will say)
-    for member in cluster.members:
-        if not member.is_writer:
-            ui.say(f"destroy: detaching reader {member.cluster_id} from {global_id}")
-            # the same RemoveFromGlobalCluster call: the reader becomes a standalone cluster, destroyed next
-            detach_and_promote(client("rds", arn_region(member.cluster_arn)), global_id, member.cluster_arn)
+    readers = [m for m in cluster.members if not m.is_writer]
+    for member in readers:
+        ui.say(f"destroy: detaching reader {member.cluster_id} from {global_id}")
+        # the same RemoveFromGlobalCluster call: the reader becomes a standalone cluster, destroyed next
+        detach_and_promote(arn_region(member.cluster_arn), global_id, member.cluster_arn).send(_Clients(client))
+    # AWS detaches asynchronously: Terraform's RemoveFromGlobalCluster of the writer is refused while a reader
+    # is still listed, so wait (bounded) until none is.
+    deadline = time.monotonic() + DETACH_WAIT_S
+    while readers and time.monotonic() < deadline:
+        try:
+            left = [
+                m for m in describe_global_cluster(client("rds", region), global_id).members if not m.is_writer
+            ]
+        except (BotoCoreError, ClientError, IndexError):
+            return
+        if not left:
+            return
+        time.sleep(1.0)
 
 
 def _diag_text(diag: Mapping[str, Any]) -> str:

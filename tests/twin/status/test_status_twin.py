@@ -15,7 +15,7 @@ from drctl.errors import ExitCode
 pytestmark = [pytest.mark.twin]
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "status-json.md"
-POLL_S = 15.0  # the lab publishes samples every second and evaluates health on each read
+POLL_S = 30.0  # the lab evaluates alarms at their (scaled) period; a loaded machine needs slack
 
 
 def status(capsys: pytest.CaptureFixture[str], stack: Path, *extra: str) -> tuple[int, dict[str, Any]]:
