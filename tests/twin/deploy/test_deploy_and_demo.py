@@ -196,8 +196,12 @@ def test_demo_twice_figures_agree_with_the_twin(applied: Applied, lab_tools: Any
         result = json.loads(proc.stdout)  # --json: nothing but JSON on stdout
         check_result(result)
         assert result["duration_s"] <= took and result["deployed_by"] == "terraform"
-        # The stack the deploy (then the last demo) left is re-applied, and Terraform finds it as it made it.
-        assert "re-applying terraform/" in proc.stderr and "terraform plan: no changes" in proc.stderr
+        # The stack the last demo left is re-applied, and Terraform finds it as it made it. (The first run may
+        # find the deploy's stack not ready — lag is read per minute, as on AWS — and start from nothing.)
+        if run_no == 2:
+            assert "re-applying terraform/" in proc.stderr and "terraform plan: no changes" in proc.stderr
+        else:
+            assert "re-applying terraform/" in proc.stderr or "starting from nothing" in proc.stderr
         narration = proc.stderr
         assert "lab [1/9]" in narration and "lab [9/9]" in narration
         assert "unplanned failover to us-west-2" in narration and "lab outage" in narration
