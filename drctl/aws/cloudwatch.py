@@ -205,32 +205,3 @@ def read_alarm(cw: Any, alarm_name: str) -> Alarm | None:
         int(period) if period else None,
         updated.astimezone(UTC) if isinstance(updated, datetime) else None,
     )
-
-
-def datapoints(
-    cw: Any, query: MetricQuery, start: datetime, end: datetime, *, period_s: int = 1
-) -> list[tuple[datetime, float]]:
-    """Every datapoint of one metric between `start` and `end` (GetMetricData), timestamps in UTC."""
-    resp = cw.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "q0",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": query.namespace,
-                        "MetricName": query.metric,
-                        "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions.items()],
-                    },
-                    "Period": period_s,
-                    "Stat": query.stat,
-                },
-            }
-        ],
-        StartTime=start,
-        EndTime=end,
-    )
-    return [
-        (ts.astimezone(UTC), float(v))
-        for r in resp.get("MetricDataResults", [])
-        for ts, v in zip(r.get("Timestamps", []), r.get("Values", []), strict=False)
-    ]

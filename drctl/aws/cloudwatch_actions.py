@@ -27,13 +27,3 @@ def put_switch_metric(region: str, switch: Switch, drained_region: str, value: f
             ],
         },
     )
-
-
-def set_switch_alarm_state(region: str, alarm_name: str, state: str, reason: str) -> ApiCall:
-    """Move the switch alarm now instead of waiting for its next evaluation (the metric keeps it there)."""
-    return ApiCall(
-        "cloudwatch",
-        region,
-        "SetAlarmState",
-        {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason},
-    )

@@ -6,13 +6,12 @@ Built on drctl/aws read functions and drctl.status.health; kept here because onl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from drctl.aws import cloudwatch, rds, route53
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.models import AuroraLag, HealthVerdict, Sample
-from drctl.stack import RegionStack, Stack
+from drctl.stack import Stack
 from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
 
 
@@ -24,43 +23,6 @@ def alarm_state(clients: Clients, region: str, alarm_name: str) -> str | None:
     """StateValue of one alarm (None if it does not exist)."""
     alarm = cloudwatch.read_alarm(clients.client("cloudwatch", region), alarm_name)
     return alarm.state if alarm else None
-
-
-@dataclass(frozen=True)
-class SwitchWindow:
-    """When a thrown switch can be reset: the alarm's period and the newest drain datapoint (value >= 1)."""
-
-    period_s: int
-    last_drain: datetime | None
-
-    def clear_at(self) -> datetime | None:
-        """After this instant the alarm's window no longer holds a drain datapoint (None: none seen).
-
-        `last_drain` is the start of the 60 s period that holds the newest drain (GetMetricData returns period
-        starts), so the drain can sit anywhere in that minute: clear from the end of its alarm period on."""
-        if self.last_drain is None:
-            return None
-        return self.last_drain + timedelta(seconds=max(self.period_s, cloudwatch.STANDARD_PERIOD_S) + 1)
-
-
-def switch_window(clients: Clients, stack: Stack, region: RegionStack) -> SwitchWindow:
-    """Read the switch alarm of `region` (it lives in the other region) and its recent drain datapoints."""
-    cw = clients.client("cloudwatch", region.switch_alarm_region)
-    alarm = cloudwatch.read_alarm(cw, region.switch_alarm_name)
-    period = (alarm.period_s if alarm else None) or 60
-    now = datetime.now(UTC)
-    sw = stack.switch
-    query = cloudwatch.MetricQuery("drain", sw.namespace, sw.metric_name, {sw.dimension_name: region.name})
-    # Standard resolution: GetMetricData periods are multiples of 60 s (API_MetricStat, docs/fidelity.md D-7).
-    points = cloudwatch.datapoints(
-        cw,
-        query,
-        now - timedelta(seconds=2 * period + 60),
-        now + timedelta(seconds=60),
-        period_s=cloudwatch.STANDARD_PERIOD_S,
-    )
-    drains = [ts for ts, v in points if v >= 1]
-    return SwitchWindow(period, max(drains) if drains else None)
 
 
 @dataclass(frozen=True)
