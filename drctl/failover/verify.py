@@ -117,7 +117,7 @@ def _switch_verdict(run: Run, s: RegionStack) -> dict[str, Any]:
         return {
             "verdict": "switch-not-thrown",
             "detail": f"{s.switch_alarm_name} in {s.switch_alarm_region} is {last[0]} after following it for "
-            f"{bound:.0f}s (the flip saw {(seen or {}).get('state', 'nothing')}); {tail}",
+            f"{bound:.1f}s (the flip saw {(seen or {}).get('state', 'nothing')}); {tail}",
         }
     return {
         "verdict": "switch-thrown",

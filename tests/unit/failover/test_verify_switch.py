@@ -78,7 +78,7 @@ def test_a_reset_datapoint_is_not_the_drain(monkeypatch) -> None:
 
 
 def test_not_thrown_only_after_following_it_within_the_bound(monkeypatch) -> None:
-    run = run_with(None, remaining=1.0)  # the bound: min(time left, 1.5 periods)
+    run = run_with(None, remaining=0.5)  # the bound: min(time left, 1.5 periods)
     reads: list[int] = []
 
     def state(*a: Any) -> str:
@@ -88,12 +88,12 @@ def test_not_thrown_only_after_following_it_within_the_bound(monkeypatch) -> Non
     monkeypatch.setattr(observe, "alarm_state", state)
     out = verify._switch_verdict(run, run.source)
     assert out["verdict"] == "switch-not-thrown"
-    assert len(reads) > 1 and "after following it for 1s" in out["detail"]
+    assert len(reads) > 1 and "after following it for 0.5s" in out["detail"]
 
 
 @pytest.mark.parametrize("flip_state", ["OK", "INSUFFICIENT_DATA"])
 def test_a_flip_that_saw_no_alarm_is_followed_again(monkeypatch, flip_state: str) -> None:
-    run = run_with(None, remaining=1.0)
+    run = run_with(None, remaining=0.5)
     run.results["flip"] = flip_result(run, flip_state)
     monkeypatch.setattr(observe, "alarm_state", lambda *a: "OK")
     out = verify._switch_verdict(run, run.source)
