@@ -104,6 +104,21 @@ class RegionStack:
 
 
 @dataclass(frozen=True)
+class Route53Api:
+    """drctl's client-side limit on GetHealthCheckStatus, shared by every reader in one process
+    (drctl/aws/ratelimit.py). Route 53's own per-account bucket for that action: capacity 4, refill 1 per
+    second (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html, "Request
+    rate limits per API action"); drctl's defaults keep 20 % of the rate and one token of the burst for the
+    account's other clients. docs/fidelity.md D-15."""
+
+    DOCUMENTED_RATE_PER_S = 1.0
+    DOCUMENTED_BURST = 4
+
+    max_requests_per_s: float = 0.8
+    burst: int = 3
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     global_cluster_id: str
@@ -121,6 +136,7 @@ class Stack:
     health_check_failure_threshold: int = 3
     # DNS servers to ask for the record ("host:port"); empty: the zone's authoritative servers, found via DNS.
     name_servers: tuple[str, ...] = ()
+    route53_api: Route53Api = field(default_factory=Route53Api)
     source: Path | None = None
 
     @property
@@ -318,6 +334,20 @@ def _not_negative(r: _Reader, key: str, default: float) -> float:
     return value
 
 
+def _route53_api(r: _Reader) -> Route53Api:
+    rate = r.opt("max_requests_per_s", float, _ROUTE53_API.max_requests_per_s)
+    if not math.isfinite(rate) or not 0 < rate <= 100:
+        raise r.fail(
+            "max_requests_per_s",
+            f"requests per second above 0 (Route 53 allows GetHealthCheckStatus "
+            f"{Route53Api.DOCUMENTED_RATE_PER_S:g}/s per account by default), got {rate:g}",
+        )
+    burst = r.opt("burst", int, _ROUTE53_API.burst)
+    if not 1 <= burst <= 1000:
+        raise r.fail("burst", f"requests sent at once, 1 to 1000, got {burst}")
+    return Route53Api(max_requests_per_s=rate, burst=burst)
+
+
 def _failover(r: _Reader) -> FailoverSettings:
     share = r.opt("min_capacity_share", float, _FAILOVER.min_capacity_share)
     if not math.isfinite(share) or not 0.0 <= share <= 100.0:
@@ -359,6 +389,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
             "health_check_failure_threshold", int, Stack.health_check_failure_threshold
         ),
         name_servers=_name_servers(r53),
+        route53_api=_route53_api(r53),
         regions=regions,
         objectives=Objectives(
             rpo_s=_not_negative(obj, "rpo_s", _OBJECTIVES.rpo_s),
@@ -379,6 +410,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
 
 # Every default is the dataclass's own (one place); the parser only reads what the file overrides.
 _AWS, _OBJECTIVES, _SWITCH, _FAILOVER = AwsSettings(), Objectives(), Switch(), FailoverSettings()
+_ROUTE53_API = Route53Api()
 
 
 def resolve_stack_path(explicit: str | Path | None = None) -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from drctl.aws import ratelimit
 from drctl.lab.control import LabControl
 from drctl.lab.ports import free_lab_ports, free_port_base
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
@@ -87,6 +88,13 @@ def boto3_client(info: LabInfo, service: str, region: str, **config: Any) -> Any
         aws_secret_access_key="test",
         config=Config(**{**defaults, **config}),
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with full client-side rate-limit buckets, as each drctl command (a process) does."""
+    ratelimit.forget_shared()
+    yield
 
 
 @pytest.fixture(scope="session")

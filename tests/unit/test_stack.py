@@ -64,6 +64,9 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
         (lambda d: d["route53"].__setitem__("name_servers", ["::1"]), "IPv6 address goes in brackets"),
         (lambda d: d["route53"].__setitem__("name_servers", ["bad host:53"]), "neither an IP address nor"),
         (lambda d: d["route53"].__setitem__("name_servers", [53]), 'expected "host:port" strings'),
+        (lambda d: d["route53"].__setitem__("max_requests_per_s", 0), "route53.max_requests_per_s: requests per"),
+        (lambda d: d["route53"].__setitem__("max_requests_per_s", float("nan")), "route53.max_requests_per_s"),
+        (lambda d: d["route53"].__setitem__("burst", 0), "route53.burst: requests sent at once, 1 to 1000"),
     ],
 )
 def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
@@ -95,3 +98,16 @@ def test_malformed_and_missing_file(tmp_path: Path) -> None:
         load_stack(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_stack(tmp_path / "nope.toml")
+
+
+def test_route53_request_rate_defaults_below_the_documented_bucket(tmp_path: Path) -> None:
+    """Route 53's GetHealthCheckStatus bucket: capacity 4, refill 1/s (docs/fidelity.md D-15)."""
+    from drctl.stack import Route53Api
+
+    api = parse_stack(example(), tmp_path / "s.toml").route53_api
+    assert api.max_requests_per_s < Route53Api.DOCUMENTED_RATE_PER_S
+    assert api.burst < Route53Api.DOCUMENTED_BURST
+    data = example()
+    data["route53"].update(max_requests_per_s=0.5, burst=1)
+    round_tripped = load_stack(write_stack_file(data, tmp_path / "s.toml")).route53_api
+    assert (round_tripped.max_requests_per_s, round_tripped.burst) == (0.5, 1)
