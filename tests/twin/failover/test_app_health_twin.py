@@ -4,6 +4,7 @@ target's alarms all OK as the "application healthy" milestone, with its source, 
 
 from __future__ import annotations
 
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -96,3 +97,31 @@ def test_without_alarms_in_the_stack_the_phase_is_not_configured(fast, home, cap
         "detail": f"no app_health_alarms for {TARGET} in the stack file",
     }
     assert "application healthy" not in {p["name"] for p in report["recovery"]}
+
+
+def test_alarm_before_the_flip_then_ok_is_timed_by_cloudwatchs_state_change(fast, home, capsys) -> None:
+    """The target has no instance yet (a capacity fault): its ALB answers 503 itself, the 5xx alarm is in ALARM
+    when traffic moves; the capacity arrives after the flip, the 503s stop, the alarm evaluates OK at its next
+    period, and that state change (StateUpdatedTimestamp) is the "application healthy" milestone."""
+    twin, stack = fast
+    data = tomllib.loads(with_app_health_alarms(stack).read_text())
+    data.setdefault("failover", {})["min_capacity_share"] = 0  # the flip does not wait for capacity
+    stack = write_stack_file(data, stack)
+    twin.control.set_capacity_limit(TARGET, 0)
+    wait_for("the 5xx alarm in ALARM", lambda: states(twin, TARGET, NAMES)[NAMES[1]] == "ALARM")
+    twin.control.outage("us-east-1", route53=True)
+    lift = threading.Timer(4.0, lambda: twin.control.set_capacity_limit(TARGET, None))
+    lift.start()
+    try:
+        rc, report = failover(capsys, stack, "--to", TARGET, "--mode", "unplanned", "--allow-data-loss")
+    finally:
+        lift.cancel()
+        twin.control.set_capacity_limit(TARGET, None)
+        twin.control.restore()
+    assert rc == ExitCode.OK, report["_stderr"]
+    verdict = report["verification"]["app_health"]
+    assert verdict["verdict"] == "verified" and verdict["polls"] > 1, verdict
+    recovery = {p["name"]: p for p in report["recovery"]}
+    healthy = recovery["application healthy"]
+    assert "turned OK after the flip" in healthy["source"], healthy
+    assert healthy["at_s"] > recovery["switch datapoint put"]["at_s"]
