@@ -191,11 +191,24 @@ class Alarm:
     updated: datetime | None = None  # StateUpdatedTimestamp: when the state last changed
     evaluation_periods: int | None = None
     reason: str = ""  # StateReason
+    # StateTransitionedTimestamp: "The date and time that the alarm's StateValue most recently changed";
+    # StateUpdatedTimestamp also moves on updates that keep the StateValue (API_MetricAlarm).
+    transitioned: datetime | None = None
+
+    @property
+    def state_since(self) -> tuple[str, datetime] | None:
+        """(field, time) since when the alarm has been in its state: StateTransitionedTimestamp, else (older
+        APIs, emulators) StateUpdatedTimestamp."""
+        if self.transitioned is not None:
+            return "StateTransitionedTimestamp", self.transitioned
+        if self.updated is not None:
+            return "StateUpdatedTimestamp", self.updated
+        return None
 
 
 def _alarm(raw: Mapping[str, Any], name: str) -> Alarm:
     period, periods = raw.get("Period"), raw.get("EvaluationPeriods")
-    updated = raw.get("StateUpdatedTimestamp")
+    updated, transitioned = raw.get("StateUpdatedTimestamp"), raw.get("StateTransitionedTimestamp")
     return Alarm(
         str(raw.get("AlarmName", name)),
         str(raw.get("StateValue", "")),
@@ -203,6 +216,7 @@ def _alarm(raw: Mapping[str, Any], name: str) -> Alarm:
         updated.astimezone(UTC) if isinstance(updated, datetime) else None,
         int(periods) if periods else None,
         str(raw.get("StateReason", "")),
+        transitioned.astimezone(UTC) if isinstance(transitioned, datetime) else None,
     )
 
 

@@ -9,11 +9,13 @@ https://docs.aws.amazon.com/r53recovery/latest/dg/region-switch-plans.html). drc
 How (docs/fidelity.md D-26):
 - DescribeAlarms (AlarmNames = the list, in the target region) until every alarm's StateValue is OK.
   INSUFFICIENT_DATA is not OK: it says CloudWatch has no data to judge, not that the application is healthy.
-- The milestone's time is the alarms' newest StateUpdatedTimestamp when it is later than the flip: that is when
-  CloudWatch evaluated them OK ("StateUpdatedTimestamp: The time stamp of the last update to the value of either
-  the StateValue or EvaluationState parameters", DescribeAlarms MetricAlarm), on CloudWatch's clock and not
-  delayed by drctl's poll interval. When the alarms were already OK before the flip, the application was
-  healthy when traffic moved: the milestone is the flip itself (ARC: nothing is added to the run's time).
+- The milestone's time is when the last of the alarms turned OK, if that is later than the flip: its
+  StateTransitionedTimestamp ("The date and time that the alarm's StateValue most recently changed",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricAlarm.html), on CloudWatch's clock
+  and not delayed by drctl's poll interval. StateUpdatedTimestamp ("the last update to the value of either the
+  StateValue or EvaluationState parameters") also moves when the state stays, so it is used only where the
+  transition time is absent (emulators, older APIs). When the alarms were already OK before the flip, the
+  application was healthy when traffic moved: the milestone is the flip itself (ARC adds nothing to the run).
 - The wait is bounded: the run's remaining time, and per alarm max(3, EvaluationPeriods + 1) periods (an alarm
   that stops breaching turns OK within EvaluationPeriods periods, plus one for the evaluation itself; 3 periods at
   least; 60 s periods when unknown). Ctrl-C (the run's stop event) ends it at once.
@@ -142,16 +144,15 @@ def _healthy(
     milestone: Callable[..., None],
 ) -> dict[str, Any]:
     observed = time.time()
-    updates = [a.updated for a in alarms.values() if a.updated is not None]
-    newest = max(updates) if updates else None
+    since = [s for s in (a.state_since for a in alarms.values()) if s is not None]
+    field, newest = max(since, key=lambda s: s[1]) if since else ("StateTransitionedTimestamp", None)
     if newest is None:
-        at, why = observed, "no StateUpdatedTimestamp: the time drctl read them"
+        at, why = observed, "no state timestamp: the time drctl read them"
     elif newest.timestamp() > floor:
         at, why = newest.timestamp(), "turned OK after the flip"
     else:
         at, why = floor, "already OK at the flip"
-    stamp = newest.isoformat().replace("+00:00", "Z") if newest else "unknown"
-    source = f"DescribeAlarms in {region}: {', '.join(names)} OK (StateUpdatedTimestamp {stamp}; {why})"
+    source = f"DescribeAlarms in {region}: {', '.join(names)} OK ({field} {_iso(newest) or 'unknown'}; {why})"
     milestone(MILESTONE, source, at=at, region=region, alarms=list(names), observed_at=observed)
     entry = _entry("verified", region, names, alarms, polls, started)
     return {**entry, "healthy_at": at, "observed_at": observed, "source": source}
@@ -169,7 +170,7 @@ def _entry(
         {
             "name": n,
             "state": alarms[n].state if n in alarms else "not found",
-            "updated": _iso(alarms[n].updated) if n in alarms else None,
+            "since": _since(alarms.get(n)),
             "reason": alarms[n].reason if n in alarms else "",
         }
         for n in names
@@ -183,6 +184,11 @@ def _entry(
         "polls": polls,
         "elapsed_s": round(time.monotonic() - started, 3),
     }
+
+
+def _since(alarm: cloudwatch.Alarm | None) -> str | None:
+    since = alarm.state_since if alarm is not None else None
+    return _iso(since[1]) if since else None
 
 
 def _iso(ts: datetime | None) -> str | None:

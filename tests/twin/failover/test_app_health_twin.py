@@ -79,6 +79,7 @@ def test_unplanned_failover_reports_application_healthy_after_the_flip(fast, hom
     assert [a["name"] for a in verdict["alarms"]] == NAMES and {a["state"] for a in verdict["alarms"]} == {"OK"}
     recovery = {p["name"]: p for p in report["recovery"]}
     healthy = recovery["application healthy"]
+    # The emulator returns no StateTransitionedTimestamp: drctl falls back to StateUpdatedTimestamp and says so.
     assert healthy["source"].startswith(
         f"DescribeAlarms in {TARGET}: {', '.join(NAMES)} OK (StateUpdatedTimestamp "
     )

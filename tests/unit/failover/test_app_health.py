@@ -20,8 +20,11 @@ class FakeCloudWatch:
     """DescribeAlarms answering from a script: one dict of name -> (state, updated epoch) per call (the last
     repeats), or an exception to raise."""
 
-    def __init__(self, *script: Any, period: int = 60, evaluation_periods: int = 2) -> None:
+    def __init__(
+        self, *script: Any, period: int = 60, evaluation_periods: int = 2, transitioned: float | None = None
+    ) -> None:
         self.script = list(script)
+        self.transitioned = transitioned
         self.calls: list[dict[str, Any]] = []
         self.period, self.evaluation_periods = period, evaluation_periods
 
@@ -39,6 +42,11 @@ class FakeCloudWatch:
                     "StateUpdatedTimestamp": datetime.fromtimestamp(updated, UTC),
                     "Period": self.period,
                     "EvaluationPeriods": self.evaluation_periods,
+                    **(
+                        {"StateTransitionedTimestamp": datetime.fromtimestamp(self.transitioned, UTC)}
+                        if self.transitioned is not None
+                        else {}
+                    ),
                 }
                 for name, (state, updated) in step.items()
                 if name in kwargs["AlarmNames"]
@@ -100,6 +108,16 @@ def test_alarm_then_ok_takes_cloudwatchs_timestamp() -> None:
     assert rec.progress == ["waiting for application health in us-west-2: app-5xx ALARM"]  # once per change
 
 
+def test_the_transition_time_wins_over_a_later_state_update() -> None:
+    """StateUpdatedTimestamp moves on updates that keep the state; StateTransitionedTimestamp is the change."""
+    flip = time.time() - 5
+    cw, rec = FakeCloudWatch(both("OK", flip + 2), transitioned=flip - 300), Recorder()
+    out = check(cw, rec, flip_at=flip)
+    assert out["verdict"] == "verified"
+    [(_, source, kw)] = rec.milestones
+    assert kw["at"] == flip and "(StateTransitionedTimestamp " in source and "already OK at the flip" in source
+
+
 def test_insufficient_data_is_not_ok() -> None:
     cw, rec = FakeCloudWatch(both("INSUFFICIENT_DATA", time.time()), period=1, evaluation_periods=1), Recorder()
     out = check(cw, rec, flip_at=time.time(), remaining_s=0.3)
@@ -134,7 +152,7 @@ def test_missing_alarm_is_named() -> None:
     cw, rec = FakeCloudWatch({NAMES[0]: ("OK", time.time())}), Recorder()
     out = check(cw, rec, flip_at=time.time())
     assert out["verdict"] == "unverified: app-5xx not found in us-west-2"
-    assert out["alarms"][1] == {"name": "app-5xx", "state": "not found", "updated": None, "reason": ""}
+    assert out["alarms"][1] == {"name": "app-5xx", "state": "not found", "since": None, "reason": ""}
 
 
 def test_stop_event_ends_the_wait() -> None:
