@@ -1,6 +1,6 @@
 """Verification: the target writes; traffic moved; DNS answers the target; the application-health alarms are OK
-(drctl/failover/app_health.py); the old writer is fenced. Only the
-writer check can fail the run: Route53 control-plane, DNS and source-region reads are best effort.
+(drctl/failover/app_health.py); the old writer is fenced. Only the writer check can fail the run: Route53
+control-plane, DNS, CloudWatch alarm and source-region reads are best effort.
 """
 
 from __future__ import annotations

@@ -207,13 +207,15 @@ class Capacity:
             if instance_id not in keep:
                 element.remove(member)
 
-    def _asg_rows(self, region: str, tg_arn: str, port: int) -> tuple[int, list[tuple[str, int, float]]]:
-        """(port, rows) of the InService instances of the groups linked to `tg_arn`: (id, port, first seen)."""
+    def _asg_rows(self, region: str, tg_arn: str, port: int | None) -> tuple[int, list[tuple[str, int, float]]]:
+        """(port, rows) of the InService instances of the groups linked to `tg_arn`: (id, port, first seen).
+        `port` None: the target group's own port (one more call)."""
         groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
         if not groups:
-            return port, []
-        tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
-        port = int(tg["TargetGroups"][0].get("Port") or 80)
+            return port or 80, []
+        if port is None:
+            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
+            port = int(tg["TargetGroups"][0].get("Port") or 80)
         asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(AutoScalingGroupNames=groups)
         rows = [
             (inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0))
@@ -237,7 +239,7 @@ class Capacity:
             target_id = (m.findtext(f"{_E}Target/{_E}Id") or "").strip()
             port = int((m.findtext(f"{_E}Target/{_E}Port") or "80").strip() or 80)
             rows.append((target_id, port, 0.0))
-        port, asg_rows = self._asg_rows(region, tg_arn, port)
+        port, asg_rows = self._asg_rows(region, tg_arn, None)
         rows += asg_rows
         body = "".join(
             target_health(target_id, port_, *self.state(seen, region, now))
@@ -269,7 +271,7 @@ class Capacity:
         emulator = elb.describe_target_health(TargetGroupArn=tg_arn).get("TargetHealthDescriptions", [])
         now = time.time()
         rows = [(str(d["Target"]["Id"]), 0.0) for d in emulator]
-        rows += [(target_id, seen) for target_id, _, seen in self._asg_rows(region, tg_arn, 80)[1]]
+        rows += [(target_id, seen) for target_id, _, seen in self._asg_rows(region, tg_arn, 0)[1]]
         counts = {"healthy": 0, "unhealthy": 0, "initial": 0}
         for _, seen in rows:
             state = self.state(seen, region, now)[0]

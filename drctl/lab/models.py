@@ -221,6 +221,7 @@ class ModelSet:
         self.world.app_faults.clear()
         self.world.durations = Durations()
         self.signals.profile = Profile()
+        self.signals.forget_topology()
         self._save()
 
     # persisted settings (health checks and capacity persist themselves)

@@ -35,6 +35,7 @@ The profile is the simulated truth; GET /_lab/signals shows it, so tests can com
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+TOPOLOGY_S = 10.0  # how long the lab trusts its list of load balancers and their target groups
 
 
 LAG_DIMENSIONS = ("source-region", "cluster", "both")
@@ -188,6 +190,7 @@ class Signals:
         self.time_scale = time_scale
         self.target_health = target_health  # the lab's target-health model (capacity.py); None: no ALB metrics
         self._alb_last: dict[str, float] = {}  # region -> when its ALB metrics were last published
+        self._alb_topology: dict[str, tuple[float, list[tuple[str, str]]]] = {}  # region -> (read at, forwards)
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
@@ -293,10 +296,11 @@ class Signals:
             requests = self.profile.alb_requests_per_s * elapsed / self.time_scale
             try:
                 by_lb: dict[str, dict[str, dict[str, int]]] = {}
-                for lb_arn, tg_arn in alb_target_groups(self.world, region):
+                for lb_arn, tg_arn in self._forwards(region, now):
                     by_lb.setdefault(lb_arn, {})[tg_arn] = self.target_health.target_counts(region, tg_arn)
             except (BotoCoreError, ClientError) as e:
                 log.warning("lab signals: cannot read load balancers in %s: %s", region, e)
+                self._alb_topology.pop(region, None)  # maybe one went away: read them again next tick
                 continue
             for lb_arn, groups in by_lb.items():
                 data = alb_metric_data(lb_arn, groups, requests, self.world.app_failing(region))
@@ -311,6 +315,18 @@ class Signals:
                     }
                 )
         return out
+
+    def _forwards(self, region: str, now: float) -> list[tuple[str, str]]:
+        """The region's (load balancer, target group) forwards, re-read every TOPOLOGY_S (they rarely change)."""
+        read_at, forwards = self._alb_topology.get(region, (-math.inf, []))
+        if now - read_at >= TOPOLOGY_S or not forwards:  # none yet: ask again next tick
+            forwards = alb_target_groups(self.world, region)
+            self._alb_topology[region] = (now, forwards)
+        return forwards
+
+    def forget_topology(self) -> None:
+        """After an emulator reset: the load balancers are gone or new."""
+        self._alb_topology.clear()
 
     def view(self) -> dict[str, Any]:
         return {"lab": True, "simulated": True, "profile": asdict(self.profile), "last_published": self.last}
