@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws import cloudwatch
 from drctl.aws.errors import error_code, worth_another_look
+from drctl.errors import DrctlError
 from drctl.failover.context import Run
 
 MILESTONE = "application healthy"
@@ -103,7 +104,7 @@ def check_app_health(
         try:
             alarms = cloudwatch.read_alarms(cw, names)
             unreadable, problem = 0, ""
-        except (ClientError, BotoCoreError) as e:
+        except (ClientError, BotoCoreError, DrctlError) as e:  # never fails the run
             unreadable += 1
             problem = f"DescribeAlarms in {region} failed: {error_code(e) or type(e).__name__}"
             if not worth_another_look(e) or unreadable >= UNREADABLE_ROUNDS:
