@@ -101,6 +101,9 @@ class RegionStack:
     lock_table: str = ""  # DynamoDB table for the run lock (a conditional write in this region)
     kms_key_arn: str = ""
     alb_dns_name: str = ""
+    # CloudWatch metric alarms in this region that say the application is healthy ("application healthy": all
+    # OK after a failover into this region). Empty: the phase is not measured.
+    app_health_alarms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,30 @@ def _region(r: _Reader, name: str) -> RegionStack:
         lock_table=r.opt("lock_table", str, ""),
         kms_key_arn=r.opt("kms_key_arn", str, ""),
         alb_dns_name=r.opt("alb_dns_name", str, ""),
+        app_health_alarms=_alarm_names(r),
     )
+
+
+MAX_ALARM_NAMES = 100  # DescribeAlarms AlarmNames: "Maximum number of 100 items", each 1-255 characters
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html)
+
+
+def _alarm_names(r: _Reader) -> tuple[str, ...]:
+    key = "app_health_alarms"
+    values = r.data.get(key, [])
+    if not isinstance(values, list):
+        raise r.fail(key, f'expected a list of alarm names, e.g. ["app-5xx"], got {type(values).__name__}')
+    if len(values) > MAX_ALARM_NAMES:
+        raise r.fail(key, f"at most {MAX_ALARM_NAMES} alarm names (one DescribeAlarms call), got {len(values)}")
+    for value in values:
+        if not isinstance(value, str):
+            raise r.fail(key, f"expected alarm names (strings), got {type(value).__name__}")
+        if not 1 <= len(value) <= 255:
+            raise r.fail(key, f"an alarm name has 1 to 255 characters, got {len(value)}")
+    if len(set(values)) != len(values):
+        dup = next(v for v in values if values.count(v) > 1)
+        raise r.fail(key, f"{dup!r} is listed twice")
+    return tuple(values)
 
 
 def _aws(r: _Reader) -> AwsSettings:

@@ -1,5 +1,6 @@
-"""Verification: the target writes; traffic moved; DNS answers the target; the old writer is fenced. Only the
-writer check can fail the run: Route53 control-plane, DNS and source-region reads are best effort.
+"""Verification: the target writes; traffic moved; DNS answers the target; the application-health alarms are OK
+(drctl/failover/app_health.py); the old writer is fenced. Only the writer check can fail the run: Route53
+control-plane, DNS, CloudWatch alarm and source-region reads are best effort.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from drctl.aws import dns as dns_plane
 from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe
+from drctl.failover.app_health import verify_app_health
 from drctl.failover.context import Run
 from drctl.failover.plan import UNPLANNED
 from drctl.failover.preflight import read_global
@@ -40,6 +42,7 @@ def verify(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {"writer": writer}
     out["traffic"] = _verify_traffic(run)
     out["dns"] = _verify_dns(run)
+    out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
     out["fencing"] = _verify_fencing(run, s)
     return out
 

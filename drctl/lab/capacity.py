@@ -207,12 +207,29 @@ class Capacity:
             if instance_id not in keep:
                 element.remove(member)
 
+    def _asg_rows(self, region: str, tg_arn: str, port: int | None) -> tuple[int, list[tuple[str, int, float]]]:
+        """(port, rows) of the InService instances of the groups linked to `tg_arn`: (id, port, first seen).
+        `port` None: the target group's own port (one more call)."""
+        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
+        if not groups:
+            return port or 80, []
+        if port is None:
+            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
+            port = int(tg["TargetGroups"][0].get("Port") or 80)
+        asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(AutoScalingGroupNames=groups)
+        rows = [
+            (inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0))
+            for group in asgs["AutoScalingGroups"]
+            for inst in self.launched(region, group.get("Instances", []))
+            if inst.get("LifecycleState") == "InService"
+        ]
+        return port, rows
+
     def _target_health(self, req: LabRequest, resp: LabResponse) -> LabResponse:
         if resp.status != 200:
             return resp
         tg_arn = req.params.get("TargetGroupArn", "")
         region = tg_arn.split(":")[3] if tg_arn.count(":") >= 5 else req.region
-        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
         wanted = {v for k, v in req.params.items() if k.startswith("Targets.member.") and k.endswith(".Id")}
         now = time.time()
         root = ET.fromstring(resp.body)
@@ -222,18 +239,10 @@ class Capacity:
             target_id = (m.findtext(f"{_E}Target/{_E}Id") or "").strip()
             port = int((m.findtext(f"{_E}Target/{_E}Port") or "80").strip() or 80)
             rows.append((target_id, port, 0.0))
-        if groups:
-            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
-            port = int(tg["TargetGroups"][0].get("Port") or 80)
-            asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(
-                AutoScalingGroupNames=groups
-            )["AutoScalingGroups"]
-            for group in asgs:
-                for inst in self.launched(region, group.get("Instances", [])):
-                    if inst.get("LifecycleState") == "InService":
-                        rows.append((inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0)))
+        port, asg_rows = self._asg_rows(region, tg_arn, None)
+        rows += asg_rows
         body = "".join(
-            self._describe(target_id, port_, seen, region, now)
+            target_health(target_id, port_, *self.state(seen, region, now))
             for target_id, port_, seen in rows
             if not wanted or target_id in wanted
         )
@@ -245,19 +254,26 @@ class Capacity:
         ).encode()
         return resp
 
-    def _describe(self, target_id: str, port: int, seen: float, region: str, now: float) -> str:
+    def state(self, seen: float, region: str, now: float) -> tuple[str, str, str]:
+        """(State, Reason, Description) of a target first seen at `seen` (docs/fidelity.md T-30)."""
         if self.world.is_region_down(region):
-            return target_health(target_id, port, "unhealthy", "Target.Timeout", "Request timed out")
+            return "unhealthy", "Target.Timeout", "Request timed out"
         if now - seen < self.world.durations.warmup_s:
-            return target_health(
-                target_id, port, "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
-            )
+            return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
         if self.world.app_failing(region):
-            return target_health(
-                target_id,
-                port,
-                "unhealthy",
-                "Target.ResponseCodeMismatch",
-                "Health checks failed with these codes: [503]",
-            )
-        return target_health(target_id, port, "healthy")
+            return "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [503]"
+        return "healthy", "", ""
+
+    def target_counts(self, region: str, tg_arn: str) -> dict[str, int]:
+        """How many targets of the group are in each state, as DescribeTargetHealth shows them (the emulator's
+        hand-registered targets, always healthy there, and the linked groups' instances)."""
+        elb = self.world.client("elbv2", region)
+        emulator = elb.describe_target_health(TargetGroupArn=tg_arn).get("TargetHealthDescriptions", [])
+        now = time.time()
+        rows = [(str(d["Target"]["Id"]), 0.0) for d in emulator]
+        rows += [(target_id, seen) for target_id, _, seen in self._asg_rows(region, tg_arn, 0)[1]]
+        counts = {"healthy": 0, "unhealthy": 0, "initial": 0}
+        for _, seen in rows:
+            state = self.state(seen, region, now)[0]
+            counts[state] = counts.get(state, 0) + 1
+        return counts

@@ -67,6 +67,17 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
         (lambda d: d["route53"].__setitem__("max_requests_per_s", 0), "route53.max_requests_per_s: requests per"),
         (lambda d: d["route53"].__setitem__("max_requests_per_s", float("nan")), "route53.max_requests_per_s"),
         (lambda d: d["route53"].__setitem__("burst", 0), "route53.burst: requests sent at once, 1 to 1000"),
+        (
+            lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", "app-5xx"),
+            "regions.us-west-2.app_health_alarms: expected a list of alarm names",
+        ),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [5]), "expected alarm names"),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [""]), "1 to 255 characters"),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", ["a", "a"]), "'a' is listed twice"),
+        (
+            lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [f"a{i}" for i in range(101)]),
+            "at most 100 alarm names",
+        ),
     ],
 )
 def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
@@ -83,6 +94,32 @@ def test_name_servers_round_trip(tmp_path: Path) -> None:
     stack = load_stack(write_stack_file(data, tmp_path / "stack.toml"))
     assert stack.name_servers == ("127.0.0.1:5353", "[::1]:53", "ns-1.awsdns-1.com")
     assert load_stack(EXAMPLE).name_servers == ()
+
+
+def test_app_health_alarms_per_region(tmp_path: Path) -> None:
+    stack = load_stack(EXAMPLE)
+    assert stack.regions["us-west-2"].app_health_alarms == (
+        "payments-prod-usw2-alb-unhealthy-hosts",
+        "payments-prod-usw2-alb-5xx",
+    )
+    data = example()
+    data["regions"]["us-west-2"]["app_health_alarms"] = []
+    del data["regions"]["us-east-1"]["app_health_alarms"]
+    stack = load_stack(write_stack_file(data, tmp_path / "stack.toml"))
+    assert stack.regions["us-west-2"].app_health_alarms == () == stack.regions["us-east-1"].app_health_alarms
+
+
+def test_bad_app_health_alarms_is_one_line_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drctl.cli.app import run
+
+    text = EXAMPLE.read_text().replace('app_health_alarms = ["payments-prod-usw2', 'app_health_alarms = [7, "x')
+    path = tmp_path / "stack.toml"
+    path.write_text(text)
+    rc = run(["status", "--stack", str(path), "--json"])
+    err = capsys.readouterr().err.strip()
+    assert rc == ExitCode.CONFIG == 4
+    assert "regions.us-west-2.app_health_alarms: expected alarm names (strings), got int" in err
+    assert "Traceback" not in err
 
 
 def test_unknown_region_name() -> None:
