@@ -76,6 +76,7 @@ class LabWorld:
         self.app_faults: set[str] = set()
         self.durations = Durations()
         self.alarm_reader: Callable[[str, str], str | None] | None = None  # the lab's alarm states (alarms.py)
+        self.alarm_since_reader: Callable[[str, str], float | None] | None = None  # when they last changed
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -149,6 +150,10 @@ class LabWorld:
             if e.response.get("Error", {}).get("Code") not in ("DBClusterSnapshotNotFoundFault",):
                 raise
 
+    def alarm_changed_at(self, region: str, name: str) -> float | None:
+        """When the lab's alarm last changed state (epoch seconds), None if unknown."""
+        return self.alarm_since_reader(region, name) if self.alarm_since_reader is not None else None
+
     def alarm_state(self, region: str, name: str) -> str | None:
         """The alarm's StateValue as the lab evaluates it, None if it does not exist or cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -178,6 +183,7 @@ class ModelSet:
         self.health = HealthChecks(store, self.world)
         self.alarms = AlarmClock(self.world, time_scale)
         self.world.alarm_reader = self.alarms.state
+        self.world.alarm_since_reader = self.alarms.state_since
         self.transitions = Transitions(self.world)
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions, time_scale, target_health=self.capacity)
