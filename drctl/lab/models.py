@@ -45,15 +45,29 @@ class Durations:
       (same user guide page); 30 minutes here.
     - retention_day_s: how long one day of backup retention lasts (the unplanned-failover snapshot is kept for
       the old primary's BackupRetentionPeriod days).
-    - warmup_s: new instances turning healthy behind the load balancer.
+    - warmup_s: a new instance turning healthy behind the load balancer: the Terraform gives a new instance
+      `health_check_grace_period = 120` s to boot (terraform/modules/region/app.tf), and its target group's
+      health check turns it healthy after `healthy_threshold` 2 x `interval` 10 s (ALB target group health
+      checks: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html);
+      120 s in all is the lab's choice of magnitude (AWS documents no boot time).
+
+    These are AWS seconds; the lab runs them times its time scale (`at_scale`, `drctl lab up --time-scale`).
+    `drctl lab durations` / LabControl.set_durations set lab seconds directly.
     """
 
     switchover_s: float = 120.0
     failover_s: float = 120.0
     promote_s: float = 60.0
-    warmup_s: float = 3.0
+    warmup_s: float = 120.0
     resync_s: float = 1800.0
     retention_day_s: float = 86400.0
+
+    @classmethod
+    def at_scale(cls, time_scale: float, **lab_seconds: float) -> Durations:
+        """AWS's magnitudes on the lab clock (times `time_scale`), with any given lab seconds on top."""
+        aws = cls()
+        scaled = {f.name: getattr(aws, f.name) * time_scale for f in fields(cls)}
+        return cls(**{**scaled, **lab_seconds})
 
 
 # Seconds-scale durations for tests, benches and the demo (the AWS magnitudes above would make each run minutes).
@@ -179,6 +193,7 @@ class ModelSet:
         self.dir = home / "models"
         self.time_scale = time_scale
         self.world = LabWorld(emulator_url, regions)
+        self.world.durations = Durations.at_scale(time_scale)
         store = HealthCheckStore(self.dir / "health_checks.json", time_scale=time_scale)
         self.health = HealthChecks(store, self.world)
         self.alarms = AlarmClock(self.world, time_scale)
@@ -225,7 +240,7 @@ class ModelSet:
         self.transitions.clear()
         self.capacity.clear()
         self.world.app_faults.clear()
-        self.world.durations = Durations()
+        self.world.durations = Durations.at_scale(self.time_scale)
         self.signals.profile = Profile()
         self.signals.forget_topology()
         self._save()
@@ -239,7 +254,7 @@ class ModelSet:
             return
         data = json.loads(self._path().read_text())
         self.world.app_faults = set(data.get("app_faults", []))
-        self.world.durations = Durations(**data.get("durations", {}))
+        self.world.durations = Durations.at_scale(self.time_scale, **data.get("durations", {}))
         self.signals.profile = Profile(**data.get("profile", {}))
 
     def _save(self) -> None:
