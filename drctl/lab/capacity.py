@@ -212,29 +212,17 @@ class Capacity:
             return resp
         tg_arn = req.params.get("TargetGroupArn", "")
         region = tg_arn.split(":")[3] if tg_arn.count(":") >= 5 else req.region
-        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
         wanted = {v for k, v in req.params.items() if k.startswith("Targets.member.") and k.endswith(".Id")}
         now = time.time()
         root = ET.fromstring(resp.body)
-        port = 80
-        rows = []
+        registered = []
         for m in root.iterfind(f".//{_E}TargetHealthDescriptions/{_E}member"):
             target_id = (m.findtext(f"{_E}Target/{_E}Id") or "").strip()
             port = int((m.findtext(f"{_E}Target/{_E}Port") or "80").strip() or 80)
-            rows.append((target_id, port, 0.0))
-        if groups:
-            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
-            port = int(tg["TargetGroups"][0].get("Port") or 80)
-            asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(
-                AutoScalingGroupNames=groups
-            )["AutoScalingGroups"]
-            for group in asgs:
-                for inst in self.launched(region, group.get("Instances", [])):
-                    if inst.get("LifecycleState") == "InService":
-                        rows.append((inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0)))
+            registered.append((target_id, port, 0.0))
         body = "".join(
-            self._describe(target_id, port_, seen, region, now)
-            for target_id, port_, seen in rows
+            target_health(target_id, port_, *self._state(seen, region, now))
+            for target_id, port_, seen in self._rows(region, tg_arn, registered)
             if not wanted or target_id in wanted
         )
         resp.body = (
@@ -245,19 +233,42 @@ class Capacity:
         ).encode()
         return resp
 
-    def _describe(self, target_id: str, port: int, seen: float, region: str, now: float) -> str:
+    def _rows(
+        self, region: str, tg_arn: str, registered: list[tuple[str, int, float]]
+    ) -> list[tuple[str, int, float]]:
+        """(target id, port, first seen) of the group: those registered by hand, then the linked ASGs' InService
+        instances that the capacity cap let launch."""
+        rows = list(registered)
+        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
+        if groups:
+            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
+            port = int(tg["TargetGroups"][0].get("Port") or 80)
+            asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(
+                AutoScalingGroupNames=groups
+            )["AutoScalingGroups"]
+            for group in asgs:
+                for inst in self.launched(region, group.get("Instances", [])):
+                    if inst.get("LifecycleState") == "InService":
+                        rows.append((inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0)))
+        return rows
+
+    def target_states(self, region: str, tg_arn: str) -> list[str]:
+        """The states DescribeTargetHealth shows for the group's targets (healthy, initial, unhealthy), read
+        straight from the emulator and this model: what the lab's load balancers route by (drctl/lab/albs.py)."""
+        described = self.world.client("elbv2", region).describe_target_health(TargetGroupArn=tg_arn)
+        registered = [
+            (str(d["Target"]["Id"]), int(d["Target"].get("Port") or 80), 0.0)
+            for d in described.get("TargetHealthDescriptions", [])
+        ]
+        now = time.time()
+        return [self._state(seen, region, now)[0] for _, _, seen in self._rows(region, tg_arn, registered)]
+
+    def _state(self, seen: float, region: str, now: float) -> tuple[str, str, str]:
+        """(state, reason, description) of one target as DescribeTargetHealth shows it."""
         if self.world.is_region_down(region):
-            return target_health(target_id, port, "unhealthy", "Target.Timeout", "Request timed out")
+            return "unhealthy", "Target.Timeout", "Request timed out"
         if now - seen < self.world.durations.warmup_s:
-            return target_health(
-                target_id, port, "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
-            )
+            return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
         if self.world.app_failing(region):
-            return target_health(
-                target_id,
-                port,
-                "unhealthy",
-                "Target.ResponseCodeMismatch",
-                "Health checks failed with these codes: [503]",
-            )
-        return target_health(target_id, port, "healthy")
+            return "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [503]"
+        return "healthy", "", ""
