@@ -209,6 +209,7 @@ def verify_serving(
             "detail": f"HTTP {result.served.status} from {result.served.address} for GET {settings.url} "
             f"(Host {settings.host}; addresses from the authoritative DNS answer for {t.name})",
             "status": result.served.status,
+            "address": result.served.address,
             "served_at": result.served_at,
         }
     expected = settings.expected_text()
