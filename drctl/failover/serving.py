@@ -3,9 +3,14 @@
 After the zone's authoritative servers answer with the target region's record (drctl/failover/verify.py,
 "DNS answers target"), drctl connects to the addresses those servers answered for the target and sends the
 GET with the URL's host (the record name) as Host header and, for https, as TLS SNI, verifying the
-certificate against that name (Python's default context: CERT_REQUIRED + check_hostname). So the request
-takes the path a client resolving from the zone takes: the record's answer, the target's load balancer, its
-healthy targets. DNS and HTTP only — no AWS API call — so it works with Route53's control plane down.
+certificate against that name (Python's default context: CERT_REQUIRED + check_hostname). An ALB's HTTPS
+listener picks its certificate by the SNI hostname, the default one without SNI
+(https://docs.aws.amazon.com/elasticloadbalancing/latest/application/create-https-listener.html, certificate
+list). So the request takes the path a client resolving from the zone takes: the record's answer (an alias
+to an ALB answers the ALB's addresses: Route53 Developer Guide, resource-record-sets-values-alias.html), the
+target's load balancer, its healthy targets (an ALB answers 503 without registered targets: ELB
+load-balancer-troubleshooting.html). DNS and HTTP only — no AWS API call — so it works with Route53's control
+plane down.
 
 It polls until a status of `[probe] expect_status` arrives (default 200-399), each attempt bounded by
 `[probe] timeout_s`, the whole by the run's remaining time and the same window DNS verification gets. It never
