@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 from drctl.lab.dns import alb_addresses, fqdn
 
-REFRESH_S = 0.5  # how often new load balancers and outages are picked up
+REFRESH_S = 1.0  # how often new (or deleted) load balancers are picked up; outages apply at once
 ELB_503_BODY = (
     b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
     b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -230,7 +230,10 @@ class LoadBalancerServer:
         if reread:
             found = {a: lb for lb in self.backend.load_balancers() for a in lb.addresses}
             with self._lock:
-                self._known.update(found)
+                for address in [a for a in self._servers if a not in found]:  # deleted (or the lab reset)
+                    self._close(address)
+                self._known = found
+                self.problems = {a: why for a, why in self.problems.items() if a in found}
         with self._lock:
             for address, lb in self._known.items():
                 down = self.backend.is_region_down(lb.region)

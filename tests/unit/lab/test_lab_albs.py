@@ -108,9 +108,10 @@ def test_answers_from_the_capacity_models_target_health(world_backend) -> None:
 class FakeBackend:
     def __init__(self) -> None:
         self.down = False
+        self.lbs = [LB]
 
     def load_balancers(self) -> list[LoadBalancer]:
-        return [LB]
+        return list(self.lbs)
 
     def is_region_down(self, region: str) -> bool:
         return self.down
@@ -161,6 +162,12 @@ def test_listeners_on_the_alb_addresses_close_in_an_outage() -> None:
         backend.down = False  # restored: listening again
         server.refresh(reread=False)
         assert get(addresses[0], server.port)[0] == 200
+
+        backend.lbs = []  # deleted (or the lab reset): its listeners go
+        server.refresh()
+        assert server.status()["listening"] == {}
+        with pytest.raises(ConnectionRefusedError):
+            get(addresses[0], server.port)
     finally:
         server.stop()
     with pytest.raises(ConnectionRefusedError):
