@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
+import time
+import tomllib
 from urllib.parse import urlsplit
 
 import dns.message
@@ -18,7 +21,7 @@ from failover_helpers import failover
 
 from drctl.cli.app import run
 from drctl.errors import ExitCode
-from drctl.stack import load_stack
+from drctl.stack import load_stack, write_stack_file
 
 pytestmark = [pytest.mark.twin]
 
@@ -64,7 +67,7 @@ def test_unplanned_failover_reaches_target_serving_after_dns(fast, home, capsys)
 
     serving = report["verification"]["serving"]
     assert serving["verdict"] == "verified", serving
-    assert serving["addresses"] == west and serving["status"] == 200 and serving["address"] in west
+    assert sorted(serving["addresses"]) == west and serving["status"] == 200 and serving["address"] in west
     names = [p["name"] for p in report["recovery"]]
     assert names.index("DNS answers target") < names.index("target serving"), names
     points = {p["name"]: p for p in report["recovery"]}
@@ -83,3 +86,42 @@ def test_unplanned_failover_reaches_target_serving_after_dns(fast, home, capsys)
     assert "| target serving |" in markdown and "probe through the public name" in markdown
     assert run(["report", report["run_id"], "--format", "html"]) == ExitCode.OK
     assert "target serving" in capsys.readouterr().out
+
+
+def test_target_serving_waits_for_a_healthy_target_after_dns(fast, home, capsys) -> None:
+    """The target cannot launch any instance (capacity 0), so DNS answers it while its load balancer has no
+    registered target and answers ELB's 503; "target serving" comes only once capacity is back."""
+    twin, stack_path = fast
+    data = tomllib.loads(stack_path.read_text())
+    data["objectives"]["rto_s"] = 60
+    data.setdefault("failover", {})["min_capacity_share"] = 0  # the flip does not wait for capacity
+    stack = load_stack(write_stack_file(data, stack_path))
+    server = stack.name_servers[0]
+    west = resolve(server, stack.regions["us-west-2"].alb_dns_name)
+    twin.control.set_capacity_limit("us-west-2", 0)
+    twin.control.outage("us-east-1", route53=True)
+    seen: list[int] = []
+
+    def lift_once_the_run_saw_dns_answer_the_target() -> None:
+        """The run's journal says DNS answers the target; users get the load balancer's 503; then capacity."""
+        until = time.monotonic() + 50
+        while time.monotonic() < until and not any(
+            '"DNS answers target"' in j.read_text() for j in home.glob("runs/*/journal.jsonl")
+        ):
+            time.sleep(0.1)
+        seen.append(get(west[0], stack.probe.url))
+        time.sleep(1.0)  # the probe polls every 0.5 s: it meets the 503 too
+        twin.control.set_capacity_limit("us-west-2", None)
+
+    lifter = threading.Thread(target=lift_once_the_run_saw_dns_answer_the_target, daemon=True)
+    lifter.start()
+    rc, report = failover(capsys, stack_path, "--to", "us-west-2", "--mode", "unplanned", "--allow-data-loss")
+    lifter.join(timeout=60)
+    assert rc == ExitCode.OK, report["_stderr"]
+    assert seen == [503], seen  # the user's view while the target has no registered target
+    serving = report["verification"]["serving"]
+    assert serving["verdict"] == "verified" and serving["attempts"] > 1, serving  # 503s first, then 200
+    points = {p["name"]: p for p in report["recovery"]}
+    assert points["target serving"]["at_s"] > points["DNS answers target"]["at_s"] + 1.0, points
+    assert report["rto_s"] == points["target serving"]["at_s"]
+    twin.control.restore()
