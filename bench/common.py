@@ -177,7 +177,9 @@ def _use_bench_secret(stack_path: Path) -> None:
 
 
 @contextmanager
-def private_twin(progress: Callable[[str], None] = print) -> Iterator[BenchTwin]:
+def private_twin(
+    progress: Callable[[str], None] = print, *, time_scale: float = BENCH_TIME_SCALE
+) -> Iterator[BenchTwin]:
     """Start a lab in a temp home on free loopback ports, seed it; stop it (and delete the home) at the end."""
     from drctl.lab.control import LabControl
     from drctl.lab.ports import free_lab_ports
@@ -190,7 +192,7 @@ def private_twin(progress: Callable[[str], None] = print) -> Iterator[BenchTwin]
     try:
         ports = free_lab_ports(("us-east-1", "us-west-2"))
         t = time.perf_counter()
-        info = lab_up(home, ports=ports, progress=progress, time_scale=BENCH_TIME_SCALE)
+        info = lab_up(home, ports=ports, progress=progress, time_scale=time_scale)
         progress(f"twin up in {time.perf_counter() - t:.1f}s: {json.dumps(info.endpoints)}")
         try:
             control = LabControl(info.admin_url)

@@ -266,6 +266,19 @@ class Term:
 
 
 @dataclass(frozen=True)
+class EstimatedPoint:
+    """One recovery milestone of status's RTO estimate, named like the run's (drctl/journal/phases.py
+    RECOVERY_ORDER): `at_s` from the run's start, `step_s` since the previous milestone, with its source."""
+
+    name: str
+    at_s: float
+    step_s: float
+    source: str
+    estimate: bool = False  # a typical constant rather than a figure read from the stack or AWS
+    bound: bool = False  # a bound (e.g. + TTL), after the headline
+
+
+@dataclass(frozen=True)
 class RegionReport:
     """Everything `drctl status` knows about one region."""
 
@@ -311,3 +324,4 @@ class StatusReport:
     warnings: tuple[str, ...] = ()  # worth knowing, not blocking
     route53_reachable: bool = True
     standalone_writers: tuple[str, ...] = ()  # regions whose cluster writes outside the global database
+    rto_milestones: tuple[EstimatedPoint, ...] = ()  # the estimate as the run's recovery points

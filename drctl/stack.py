@@ -122,6 +122,24 @@ class RegionStack:
     lock_table: str = ""  # DynamoDB table for the run lock (a conditional write in this region)
     kms_key_arn: str = ""
     alb_dns_name: str = ""
+    # CloudWatch metric alarms in this region that say the application is healthy ("application healthy": all
+    # OK after a failover into this region). Empty: the phase is not measured.
+    app_health_alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route53Api:
+    """drctl's client-side limit on GetHealthCheckStatus, shared by every reader in one process
+    (drctl/aws/ratelimit.py). Route 53's own per-account bucket for that action: capacity 4, refill 1 per
+    second (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html, "Request
+    rate limits per API action"); drctl's defaults keep 20 % of the rate and one token of the burst for the
+    account's other clients. docs/fidelity.md D-15."""
+
+    DOCUMENTED_RATE_PER_S = 1.0
+    DOCUMENTED_BURST = 4
+
+    max_requests_per_s: float = 0.8
+    burst: int = 3
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,7 @@ class Stack:
     health_check_failure_threshold: int = 3
     # DNS servers to ask for the record ("host:port"); empty: the zone's authoritative servers, found via DNS.
     name_servers: tuple[str, ...] = ()
+    route53_api: Route53Api = field(default_factory=Route53Api)
     source: Path | None = None
 
     @property
@@ -252,7 +271,30 @@ def _region(r: _Reader, name: str) -> RegionStack:
         lock_table=r.opt("lock_table", str, ""),
         kms_key_arn=r.opt("kms_key_arn", str, ""),
         alb_dns_name=r.opt("alb_dns_name", str, ""),
+        app_health_alarms=_alarm_names(r),
     )
+
+
+MAX_ALARM_NAMES = 100  # DescribeAlarms AlarmNames: "Maximum number of 100 items", each 1-255 characters
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html)
+
+
+def _alarm_names(r: _Reader) -> tuple[str, ...]:
+    key = "app_health_alarms"
+    values = r.data.get(key, [])
+    if not isinstance(values, list):
+        raise r.fail(key, f'expected a list of alarm names, e.g. ["app-5xx"], got {type(values).__name__}')
+    if len(values) > MAX_ALARM_NAMES:
+        raise r.fail(key, f"at most {MAX_ALARM_NAMES} alarm names (one DescribeAlarms call), got {len(values)}")
+    for value in values:
+        if not isinstance(value, str):
+            raise r.fail(key, f"expected alarm names (strings), got {type(value).__name__}")
+        if not 1 <= len(value) <= 255:
+            raise r.fail(key, f"an alarm name has 1 to 255 characters, got {len(value)}")
+    if len(set(values)) != len(values):
+        dup = next(v for v in values if values.count(v) > 1)
+        raise r.fail(key, f"{dup!r} is listed twice")
+    return tuple(values)
 
 
 def _aws(r: _Reader) -> AwsSettings:
@@ -338,6 +380,20 @@ def _not_negative(r: _Reader, key: str, default: float) -> float:
     if not math.isfinite(value) or value < 0:
         raise r.fail(key, f"must be a number of at least 0, got {value:g}")
     return value
+
+
+def _route53_api(r: _Reader) -> Route53Api:
+    rate = r.opt("max_requests_per_s", float, _ROUTE53_API.max_requests_per_s)
+    if not math.isfinite(rate) or not 0 < rate <= 100:
+        raise r.fail(
+            "max_requests_per_s",
+            f"requests per second above 0 (Route 53 allows GetHealthCheckStatus "
+            f"{Route53Api.DOCUMENTED_RATE_PER_S:g}/s per account by default), got {rate:g}",
+        )
+    burst = r.opt("burst", int, _ROUTE53_API.burst)
+    if not 1 <= burst <= 1000:
+        raise r.fail("burst", f"requests sent at once, 1 to 1000, got {burst}")
+    return Route53Api(max_requests_per_s=rate, burst=burst)
 
 
 def _failover(r: _Reader) -> FailoverSettings:
@@ -429,6 +485,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
             "health_check_failure_threshold", int, Stack.health_check_failure_threshold
         ),
         name_servers=_name_servers(r53),
+        route53_api=_route53_api(r53),
         regions=regions,
         objectives=Objectives(
             rpo_s=_not_negative(obj, "rpo_s", _OBJECTIVES.rpo_s),
@@ -451,6 +508,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
 # Every default is the dataclass's own (one place); the parser only reads what the file overrides.
 _AWS, _OBJECTIVES, _SWITCH, _FAILOVER = AwsSettings(), Objectives(), Switch(), FailoverSettings()
 _PROBE = ProbeSettings()
+_ROUTE53_API = Route53Api()
 
 
 def resolve_stack_path(explicit: str | Path | None = None) -> Path:

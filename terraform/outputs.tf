@@ -38,6 +38,7 @@ output "drctl_stack" {
         backup_vault           = m.backup_vault
         sns_topic_arn          = m.sns_topic_arn
         lock_table             = m.lock_table
+        app_health_alarms      = concat(m.app_health_alarms, lookup(var.extra_app_health_alarms, region, []))
       }
     }
   }

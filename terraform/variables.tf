@@ -256,6 +256,16 @@ variable "objectives" {
   default = { rpo_s = 5, rto_s = 600, max_switchover_lag_ms = 1000 }
 }
 
+variable "extra_app_health_alarms" {
+  description = "More CloudWatch metric alarm names per region (region => names) that say the application is healthy; drctl's stack file lists them after the module's ALB alarms (app_health_alarms)."
+  type        = map(list(string))
+  default     = {}
+  validation {
+    condition     = alltrue([for names in values(var.extra_app_health_alarms) : alltrue([for n in names : length(n) >= 1 && length(n) <= 255])])
+    error_message = "an alarm name has 1 to 255 characters (CloudWatch DescribeAlarms AlarmNames)"
+  }
+}
+
 variable "switch" {
   description = "The failover switch metric drctl puts (namespace, metric, dimension name)."
   type = object({

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from drctl.aws import ratelimit
 from drctl.lab.control import LabControl
 from drctl.lab.ports import free_lab_ports, free_port_base
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
@@ -89,6 +90,13 @@ def boto3_client(info: LabInfo, service: str, region: str, **config: Any) -> Any
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with full client-side rate-limit buckets, as each drctl command (a process) does."""
+    ratelimit.forget_shared()
+    yield
+
+
 @pytest.fixture(scope="session")
 def lab_tools() -> SimpleNamespace:
     """The helpers above, for tests of other labs than the twin (their own home and ports)."""
@@ -101,11 +109,23 @@ TESTS = Path(__file__).resolve().parent
 FOLDER_MARKS = {"twin": "twin", "terraform": "terraform"}
 
 
+# The longest file first (one worker spends most of the run on it), then the rest by folder cost. Workers take
+# files in this order (`--dist loadfile --no-loadscope-reorder` in pyproject.toml).
+LONGEST_FIRST = ("twin/deploy/test_deploy_and_demo.py",)
+FOLDER_COST = {"twin": 0, "terraform": 1, "cli": 2, "unit": 3}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         folder = Path(str(item.path)).resolve().relative_to(TESTS).parts[0]
         if folder in FOLDER_MARKS:
             item.add_marker(FOLDER_MARKS[folder])
+    items.sort(key=_cost_rank)  # stable: collection order within a rank
+
+
+def _cost_rank(item: pytest.Item) -> tuple[int, int]:
+    rel = Path(str(item.path)).resolve().relative_to(TESTS)
+    return (0 if rel.as_posix() in LONGEST_FIRST else 1, FOLDER_COST.get(rel.parts[0], len(FOLDER_COST)))
 
 
 @pytest.fixture(scope="session")

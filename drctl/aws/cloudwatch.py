@@ -189,19 +189,62 @@ class Alarm:
     state: str  # OK | ALARM | INSUFFICIENT_DATA
     period_s: int | None
     updated: datetime | None = None  # StateUpdatedTimestamp: when the state last changed
+    evaluation_periods: int | None = None
+    reason: str = ""  # StateReason
+    # StateTransitionedTimestamp: "The date and time that the alarm's StateValue most recently changed";
+    # StateUpdatedTimestamp also moves on updates that keep the StateValue (API_MetricAlarm).
+    transitioned: datetime | None = None
+
+    @property
+    def state_since(self) -> tuple[str, datetime] | None:
+        """(field, time) since when the alarm has been in its state: StateTransitionedTimestamp, else (older
+        APIs, emulators) StateUpdatedTimestamp."""
+        if self.transitioned is not None:
+            return "StateTransitionedTimestamp", self.transitioned
+        if self.updated is not None:
+            return "StateUpdatedTimestamp", self.updated
+        return None
+
+
+def _alarm(raw: Mapping[str, Any], name: str) -> Alarm:
+    period, periods = raw.get("Period"), raw.get("EvaluationPeriods")
+    updated, transitioned = raw.get("StateUpdatedTimestamp"), raw.get("StateTransitionedTimestamp")
+    return Alarm(
+        str(raw.get("AlarmName", name)),
+        str(raw.get("StateValue", "")),
+        int(period) if period else None,
+        updated.astimezone(UTC) if isinstance(updated, datetime) else None,
+        int(periods) if periods else None,
+        str(raw.get("StateReason", "")),
+        transitioned.astimezone(UTC) if isinstance(transitioned, datetime) else None,
+    )
 
 
 def read_alarm(cw: Any, alarm_name: str) -> Alarm | None:
     """DescribeAlarms for one alarm name (None if it does not exist)."""
     alarms = cw.describe_alarms(AlarmNames=[alarm_name]).get("MetricAlarms", [])
-    if not alarms:
-        return None
-    raw = alarms[0]
-    period = raw.get("Period")
-    updated = raw.get("StateUpdatedTimestamp")
-    return Alarm(
-        str(raw.get("AlarmName", alarm_name)),
-        str(raw.get("StateValue", "")),
-        int(period) if period else None,
-        updated.astimezone(UTC) if isinstance(updated, datetime) else None,
-    )
+    return _alarm(alarms[0], alarm_name) if alarms else None
+
+
+# DescribeAlarms: AlarmNames "Maximum number of 100 items"; without AlarmTypes "only metric alarms are
+# returned" (composite alarms also need the permission scoped to *, so they are not read); MaxRecords 1-100, the
+# rest behind NextToken. https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
+MAX_ALARM_NAMES = 100
+
+
+def read_alarms(cw: Any, names: Sequence[str]) -> dict[str, Alarm]:
+    """DescribeAlarms for up to 100 metric-alarm names; names that do not exist are absent from the result."""
+    if len(names) > MAX_ALARM_NAMES:
+        raise ValueError(f"DescribeAlarms takes at most {MAX_ALARM_NAMES} alarm names, got {len(names)}")
+    out: dict[str, Alarm] = {}
+    kwargs: dict[str, Any] = {"AlarmNames": list(names), "MaxRecords": MAX_ALARM_NAMES}
+    while True:
+        resp = cw.describe_alarms(**kwargs)
+        for raw in resp.get("MetricAlarms", []):
+            alarm = _alarm(raw, "")
+            if alarm.name in names:
+                out[alarm.name] = alarm
+        token = resp.get("NextToken")
+        if not token:
+            return out
+        kwargs["NextToken"] = token

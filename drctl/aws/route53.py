@@ -1,14 +1,22 @@
 """Route53 reads: the stack's failover records, health-check configuration and checker observations.
 
 Real Route53 refuses GetHealthCheckStatus for CALCULATED checks; drctl.status.health computes those from
-their children.
+their children. GetHealthCheckStatus goes through the process's one client-side token bucket
+(drctl/aws/ratelimit.py, docs/fidelity.md D-15): AWS limits it per account to a burst of 4 and 1 per second
+(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html) and scopes it to
+diagnosis ("It doesn't support production use-cases with high query rates",
+https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthCheckStatus.html).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drctl.aws import ratelimit
 from drctl.models import HealthCheck, Observation, RecordSet
+from drctl.stack import Route53Api
+
+HEALTH_STATUS_BUCKET = "route53:GetHealthCheckStatus"
 
 
 def _fqdn(name: str) -> str:
@@ -76,8 +84,20 @@ def get_health_check(r53: Any, check_id: str) -> HealthCheck:
     )
 
 
-def get_health_check_observations(r53: Any, check_id: str) -> list[Observation]:
-    """GetHealthCheckStatus: each checker's latest report (leaf checks only; CALCULATED is refused)."""
+def health_status_bucket(api: Route53Api | None = None) -> ratelimit.TokenBucket:
+    """The process's one bucket for GetHealthCheckStatus, at the stack's `[route53]` rate (default Route53Api)."""
+    api = api or Route53Api()
+    return ratelimit.shared(HEALTH_STATUS_BUCKET, api.max_requests_per_s, api.burst)
+
+
+def get_health_check_observations(
+    r53: Any, check_id: str, api: Route53Api | None = None, *, deadline_s: float | None = None
+) -> list[Observation]:
+    """GetHealthCheckStatus: each checker's latest report (leaf checks only; CALCULATED is refused).
+
+    Waits for a token of the shared bucket first; raises ratelimit.RateLimited (nothing sent) if that wait
+    would be longer than `deadline_s`."""
+    health_status_bucket(api).acquire(deadline_s=deadline_s, what=f"GetHealthCheckStatus {check_id}")
     resp = r53.get_health_check_status(HealthCheckId=check_id)
     return [
         Observation(

@@ -86,7 +86,7 @@ def read_serving(clients: Clients, stack: Stack) -> Serving:
     verdicts: dict[str, HealthVerdict] = {}
     for r in records:
         if r.health_check_id:
-            verdicts[r.health_check_id] = _verdict(r53, r.health_check_id, depth=0)
+            verdicts[r.health_check_id] = _verdict(r53, stack, r.health_check_id, depth=0)
     answer = serving_record(records, verdicts)
     by_identifier = {reg.record_set_identifier: reg.name for reg in stack.regions.values()}
     serving = by_identifier.get(answer.record.set_identifier or "") if answer.record else None
@@ -97,12 +97,14 @@ def read_serving(clients: Clients, stack: Stack) -> Serving:
     return Serving(serving, healthy, answer.reason)
 
 
-def _verdict(r53: Any, check_id: str, depth: int) -> HealthVerdict:
+def _verdict(r53: Any, stack: Stack, check_id: str, depth: int) -> HealthVerdict:
+    """A check's verdict; leaf reads wait for the process's shared GetHealthCheckStatus bucket (D-15), so a
+    polling loop over read_serving never exceeds `[route53] max_requests_per_s`."""
     check = route53.get_health_check(r53, check_id)
     if check.is_calculated and depth < 3:
-        children = {c: _verdict(r53, c, depth + 1) for c in check.children}
+        children = {c: _verdict(r53, stack, c, depth + 1) for c in check.children}
         return calculated_verdict(check, children)
-    return leaf_verdict(check, route53.get_health_check_observations(r53, check_id))
+    return leaf_verdict(check, route53.get_health_check_observations(r53, check_id, stack.route53_api))
 
 
 def unplanned_failover_snapshots(clients: Clients, region: str, cluster_id: str) -> list[str]:

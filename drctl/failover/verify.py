@@ -1,5 +1,6 @@
-"""Verification: the target writes; traffic moved; DNS answers the target; the old writer is fenced. Only the
-writer check can fail the run: Route53 control-plane, DNS and source-region reads are best effort.
+"""Verification: the target writes; traffic moved; DNS answers the target; the application-health alarms are OK
+(drctl/failover/app_health.py); the old writer is fenced. Only the writer check can fail the run: Route53
+control-plane, DNS, CloudWatch alarm and source-region reads are best effort.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drctl.aws import cloudwatch
 from drctl.aws import dns as dns_plane
 from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe, serving
+from drctl.failover.app_health import verify_app_health
 from drctl.failover.context import Run
 from drctl.failover.plan import UNPLANNED
 from drctl.failover.preflight import read_global
@@ -41,6 +44,7 @@ def verify(run: Run) -> dict[str, Any]:
     out["traffic"] = _verify_traffic(run)
     out["dns"] = _verify_dns(run)
     out["serving"] = serving.verify_serving(run, out["dns"])  # "target serving": after DNS answers the target
+    out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
     out["fencing"] = _verify_fencing(run, s)
     return out
 
@@ -51,16 +55,7 @@ def _verify_traffic(run: Run) -> dict[str, Any]:
         # Route53's control plane is in us-east-1: not called in unplanned mode. The switch is readable here.
         if s.role != "primary":
             return {"verdict": "unverifiable", "detail": "Route53 control plane not called in unplanned mode"}
-        try:
-            state = observe.alarm_state(run.clients, s.switch_alarm_region, s.switch_alarm_name)
-        except (ClientError, BotoCoreError) as e:
-            return {"verdict": "unverifiable", "detail": f"switch alarm unreadable: {error_code(e) or e}"}
-        verdict = "switch-thrown" if state == "ALARM" else "switch-not-thrown"
-        return {
-            "verdict": verdict,
-            "detail": f"{s.switch_alarm_name} in {s.switch_alarm_region} is {state}; Route53 answers follow its "
-            "health check (control plane not called in unplanned mode)",
-        }
+        return _switch_verdict(run, s)
     bound = min(run.remaining(), run.stack.health_check_interval_s * run.stack.health_check_failure_threshold + 30)
 
     def moved() -> observe.Serving:
@@ -85,6 +80,65 @@ def _verify_traffic(run: Run) -> dict[str, Any]:
         "healthy": serving.healthy,
         "detail": f"{serving.reason}; {s.name} not serving",
     }
+
+
+def _switch_verdict(run: Run, s: RegionStack) -> dict[str, Any]:
+    """Unplanned mode: is the source's switch alarm in ALARM? What the flip step saw when it followed the alarm
+    (DescribeAlarms, evaluated from the datapoint) counts; without that, follow the alarm for up to one period
+    and a half, so a read made before CloudWatch evaluated the datapoint never says "not thrown"."""
+    tail = "Route53 answers follow its health check (control plane not called in unplanned mode)"
+    seen = _flip_saw(run, s)
+    if seen is not None and seen.get("state") == "ALARM":
+        after = seen.get("seen_after_put_s")
+        when = f" {after:g}s after the datapoint" if isinstance(after, int | float) else ""
+        return {
+            "verdict": "switch-thrown",
+            "detail": f"{s.switch_alarm_name} in {s.switch_alarm_region} evaluated ALARM{when} (seen by the flip "
+            f"step: {seen.get('source', 'DescribeAlarms')}); {tail}",
+            "seen_at": seen.get("seen_at"),
+        }
+    period = float((seen or {}).get("period_s") or cloudwatch.STANDARD_PERIOD_S)
+    bound = min(run.remaining(), period * 1.5)
+    last: list[str | None] = [None]
+
+    def thrown() -> str:
+        last[0] = observe.alarm_state(run.clients, s.switch_alarm_region, s.switch_alarm_name)
+        if last[0] != "ALARM":
+            raise NotYet(f"{s.switch_alarm_name} is {last[0]}")
+        return last[0]
+
+    try:
+        state = wait_until(
+            f"{s.switch_alarm_name} in ALARM",
+            thrown,
+            deadline_s=bound,
+            stop_event=run.stop_event,
+            progress=run.progress,
+            max_interval_s=2.0,
+        )
+    except (ClientError, BotoCoreError) as e:
+        return {"verdict": "unverifiable", "detail": f"switch alarm unreadable: {error_code(e) or e}"}
+    except DrctlError:
+        return {
+            "verdict": "switch-not-thrown",
+            "detail": f"{s.switch_alarm_name} in {s.switch_alarm_region} is {last[0]} after following it for "
+            f"{bound:.1f}s (the flip saw {(seen or {}).get('state', 'nothing')}); {tail}",
+        }
+    return {
+        "verdict": "switch-thrown",
+        "detail": f"{s.switch_alarm_name} in {s.switch_alarm_region} is {state}; {tail}",
+    }
+
+
+def _flip_saw(run: Run, s: RegionStack) -> dict[str, Any] | None:
+    """The alarm the flip step followed after putting the source's drain datapoint (1), if it did."""
+    for entry in run.results.get("flip", {}).get("calls", []):
+        alarm = entry.get("alarm") or {}
+        data = (entry.get("params") or {}).get("MetricData") or [{}]
+        drain = float(data[0].get("Value", 0)) >= 1
+        if entry.get("operation") == "PutMetricData" and alarm.get("name") == s.switch_alarm_name and drain:
+            return dict(alarm)
+    return None
 
 
 DNS_POLL_S = 0.5

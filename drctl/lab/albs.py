@@ -19,7 +19,8 @@ Application Load Balancer answers (docs/fidelity.md, "Lab load balancers' data p
   the lab's unhealthy targets fail their health checks with 503 (drctl/lab/capacity.py), so they answer 503.
   Targets still in "initial" (registering, not yet in service: "Your target is not in service until it
   passes one health check", same troubleshooting page) are not routed to: 503 while no target is healthy.
-- Target health is the lab's capacity model (drctl/lab/capacity.py: DescribeTargetHealth as the lab shows it).
+- Target health is the lab's capacity model (drctl/lab/capacity.py `target_counts`: DescribeTargetHealth as
+  the lab shows it); the same decision as the lab's simulated ALB metrics (drctl/lab/signals.py, T-35).
 - Its region in outage (`drctl lab outage REGION`): the listeners close, so connections are refused, like the
   region's API ports.
 
@@ -130,9 +131,12 @@ class LabBackend:
             return []
         groups = elb.describe_target_groups(TargetGroupArns=arns).get("TargetGroups", [])
         return [
-            (str(g.get("HealthCheckPath") or "/"), self.capacity.target_states(lb.region, g["TargetGroupArn"]))
-            for g in groups
+            (str(g.get("HealthCheckPath") or "/"), self._states(lb.region, g["TargetGroupArn"])) for g in groups
         ]
+
+    def _states(self, region: str, tg_arn: str) -> list[str]:
+        counts = self.capacity.target_counts(region, tg_arn)  # DescribeTargetHealth as the lab shows it
+        return [state for state, n in sorted(counts.items()) for _ in range(n)]
 
     def answer(self, lb: LoadBalancer, path: str) -> Answer:
         groups = self.target_groups(lb)

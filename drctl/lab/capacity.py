@@ -207,6 +207,24 @@ class Capacity:
             if instance_id not in keep:
                 element.remove(member)
 
+    def _asg_rows(self, region: str, tg_arn: str, port: int | None) -> tuple[int, list[tuple[str, int, float]]]:
+        """(port, rows) of the InService instances of the groups linked to `tg_arn`: (id, port, first seen).
+        `port` None: the target group's own port (one more call)."""
+        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
+        if not groups:
+            return port or 80, []
+        if port is None:
+            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
+            port = int(tg["TargetGroups"][0].get("Port") or 80)
+        asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(AutoScalingGroupNames=groups)
+        rows = [
+            (inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0))
+            for group in asgs["AutoScalingGroups"]
+            for inst in self.launched(region, group.get("Instances", []))
+            if inst.get("LifecycleState") == "InService"
+        ]
+        return port, rows
+
     def _target_health(self, req: LabRequest, resp: LabResponse) -> LabResponse:
         if resp.status != 200:
             return resp
@@ -215,14 +233,17 @@ class Capacity:
         wanted = {v for k, v in req.params.items() if k.startswith("Targets.member.") and k.endswith(".Id")}
         now = time.time()
         root = ET.fromstring(resp.body)
-        registered = []
+        port = 80
+        rows = []
         for m in root.iterfind(f".//{_E}TargetHealthDescriptions/{_E}member"):
             target_id = (m.findtext(f"{_E}Target/{_E}Id") or "").strip()
             port = int((m.findtext(f"{_E}Target/{_E}Port") or "80").strip() or 80)
-            registered.append((target_id, port, 0.0))
+            rows.append((target_id, port, 0.0))
+        port, asg_rows = self._asg_rows(region, tg_arn, None)
+        rows += asg_rows
         body = "".join(
-            target_health(target_id, port_, *self._state(seen, region, now))
-            for target_id, port_, seen in self._rows(region, tg_arn, registered)
+            target_health(target_id, port_, *self.state(seen, region, now))
+            for target_id, port_, seen in rows
             if not wanted or target_id in wanted
         )
         resp.body = (
@@ -233,38 +254,8 @@ class Capacity:
         ).encode()
         return resp
 
-    def _rows(
-        self, region: str, tg_arn: str, registered: list[tuple[str, int, float]]
-    ) -> list[tuple[str, int, float]]:
-        """(target id, port, first seen) of the group: those registered by hand, then the linked ASGs' InService
-        instances that the capacity cap let launch."""
-        rows = list(registered)
-        groups = [name for name, arns in self.links.get(region, {}).items() if tg_arn in arns]
-        if groups:
-            tg = self.world.client("elbv2", region).describe_target_groups(TargetGroupArns=[tg_arn])
-            port = int(tg["TargetGroups"][0].get("Port") or 80)
-            asgs = self.world.client("autoscaling", region).describe_auto_scaling_groups(
-                AutoScalingGroupNames=groups
-            )["AutoScalingGroups"]
-            for group in asgs:
-                for inst in self.launched(region, group.get("Instances", [])):
-                    if inst.get("LifecycleState") == "InService":
-                        rows.append((inst["InstanceId"], port, self.first_seen.get(inst["InstanceId"], 0.0)))
-        return rows
-
-    def target_states(self, region: str, tg_arn: str) -> list[str]:
-        """The states DescribeTargetHealth shows for the group's targets (healthy, initial, unhealthy), read
-        straight from the emulator and this model: what the lab's load balancers route by (drctl/lab/albs.py)."""
-        described = self.world.client("elbv2", region).describe_target_health(TargetGroupArn=tg_arn)
-        registered = [
-            (str(d["Target"]["Id"]), int(d["Target"].get("Port") or 80), 0.0)
-            for d in described.get("TargetHealthDescriptions", [])
-        ]
-        now = time.time()
-        return [self._state(seen, region, now)[0] for _, _, seen in self._rows(region, tg_arn, registered)]
-
-    def _state(self, seen: float, region: str, now: float) -> tuple[str, str, str]:
-        """(state, reason, description) of one target as DescribeTargetHealth shows it."""
+    def state(self, seen: float, region: str, now: float) -> tuple[str, str, str]:
+        """(State, Reason, Description) of a target first seen at `seen` (docs/fidelity.md T-30)."""
         if self.world.is_region_down(region):
             return "unhealthy", "Target.Timeout", "Request timed out"
         if now - seen < self.world.durations.warmup_s:
@@ -272,3 +263,17 @@ class Capacity:
         if self.world.app_failing(region):
             return "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [503]"
         return "healthy", "", ""
+
+    def target_counts(self, region: str, tg_arn: str) -> dict[str, int]:
+        """How many targets of the group are in each state, as DescribeTargetHealth shows them (the emulator's
+        hand-registered targets, always healthy there, and the linked groups' instances)."""
+        elb = self.world.client("elbv2", region)
+        emulator = elb.describe_target_health(TargetGroupArn=tg_arn).get("TargetHealthDescriptions", [])
+        now = time.time()
+        rows = [(str(d["Target"]["Id"]), 0.0) for d in emulator]
+        rows += [(target_id, seen) for target_id, _, seen in self._asg_rows(region, tg_arn, 0)[1]]
+        counts = {"healthy": 0, "unhealthy": 0, "initial": 0}
+        for _, seen in rows:
+            state = self.state(seen, region, now)[0]
+            counts[state] = counts.get(state, 0) + 1
+        return counts

@@ -90,6 +90,10 @@ class LabControl:
         """The lab's time scale and alarm states, and recent alarm evaluations (drctl/lab/alarms.py)."""
         return self._call("GET", "clock")
 
+    def signals(self) -> dict[str, Any]:
+        """The simulated-signal profile and the last round published (drctl/lab/signals.py)."""
+        return self._call("GET", "signals")
+
     def health(self) -> dict[str, Any]:
         """The lab's view of every Route53 health check (incl. CALCULATED)."""
         return self._call("GET", "health")

@@ -181,7 +181,7 @@ class ModelSet:
         self.world.alarm_reader = self.alarms.state
         self.transitions = Transitions(self.world)
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
-        self.signals = Signals(self.world, self.transitions)
+        self.signals = Signals(self.world, self.transitions, time_scale, target_health=self.capacity)
         self.signals.put_metric_data = self.alarms.put_metric_data
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
@@ -224,6 +224,7 @@ class ModelSet:
         self.world.app_faults.clear()
         self.world.durations = Durations()
         self.signals.profile = Profile()
+        self.signals.forget_topology()
         self._save()
 
     # persisted settings (health checks and capacity persist themselves)

@@ -29,6 +29,7 @@ from drctl.lab.access import (
     name_servers_section,
     probe_section,
 )
+from drctl.lab.signals import lb_dimension, tg_dimension
 from drctl.stack import write_stack_file
 
 NAME = "drctl-lab"
@@ -50,6 +51,32 @@ SWITCH_ALARM: Mapping[str, Any] = {
     "Threshold": 1.0,
     "ComparisonOperator": "GreaterThanOrEqualToThreshold",
     "TreatMissingData": "ignore",
+}
+# The application-health alarms exactly as terraform/modules/region/monitoring.tf declares them
+# (aws_cloudwatch_metric_alarm "unhealthy_hosts" and "alb_5xx"; the same test checks them), on the metrics
+# the lab publishes from its target-health model (drctl/lab/signals.py). drctl's "application healthy" phase
+# waits on them.
+APP_HEALTH_ALARMS: Mapping[str, Mapping[str, Any]] = {
+    "alb-unhealthy-hosts": {
+        "Namespace": "AWS/ApplicationELB",
+        "MetricName": "UnHealthyHostCount",
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    },
+    "alb-5xx": {
+        "Namespace": "AWS/ApplicationELB",
+        "MetricName": "HTTPCode_ELB_5XX_Count",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "Threshold": 10.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    },
 }
 HC_INTERVAL_S = 10  # fast checks (AWS allows 10 or 30)
 HC_FAILURES = 3
@@ -107,8 +134,10 @@ class _Clients:
         )
 
 
-def seed_topology(info: LabEndpoints, home: Path) -> Path:
-    """Create the topology in the twin and write `home`/stack.toml for it; returns the stack file path."""
+def seed_topology(info: LabEndpoints, home: Path, *, app_health: bool = False) -> Path:
+    """Create the topology in the twin and write `home`/stack.toml for it; returns the stack file path.
+
+    The application-health alarms always exist; `app_health` lists them in the stack file (the phase on)."""
     c = _Clients(info.endpoints)
     r1, r2 = info.regions
     regions: dict[str, dict[str, Any]] = {}
@@ -120,6 +149,8 @@ def seed_topology(info: LabEndpoints, home: Path) -> Path:
             "backup_vault": _backup_vault(c("backup", region), f"{NAME}-{_short(region)}"),
             **_web_tier(c, region),
         }
+    for region in (r1, r2):
+        regions[region]["app_health_alarms"] = _app_health_alarms(c("cloudwatch", region), region, regions[region])
     _database(c, r1, r2, regions)
     _buckets(c, r1, r2, regions)
     for region, other in ((r1, r2), (r2, r1)):
@@ -128,6 +159,9 @@ def seed_topology(info: LabEndpoints, home: Path) -> Path:
     for region in (r1, r2):
         regions[region].update(_health_checks(c("route53", "us-east-1"), region, regions[region]))
     _records(c("route53", "us-east-1"), zone_id, r1, r2, regions)
+    if not app_health:
+        for region in (r1, r2):
+            regions[region].pop("app_health_alarms")
     return write_stack_file(_stack_mapping(info, zone_id, r1, r2, regions), home / "stack.toml")
 
 
@@ -376,6 +410,32 @@ def _switch_alarm(cw: Any, region: str, alarm_region: str, alarm_side: Mapping[s
     return {"switch_alarm_name": name, "switch_alarm_region": alarm_region}
 
 
+def app_health_alarm_name(region: str, kind: str) -> str:
+    return f"{NAME}-{_short(region)}-{kind}"  # Terraform: "${local.prefix}-alb-..." with prefix "<name>-<short>"
+
+
+def _app_health_alarms(cw: Any, region: str, web: Mapping[str, Any]) -> list[str]:
+    """The ALB alarms of `region`, dimensions as Terraform gives them (the ARN suffixes of the ALB and group)."""
+    lb = {"Name": "LoadBalancer", "Value": lb_dimension(web["alb_arn"])}
+    dims = {
+        "alb-unhealthy-hosts": [lb, {"Name": "TargetGroup", "Value": tg_dimension(web["target_group_arn"])}],
+        "alb-5xx": [lb],
+    }
+    names = []
+    for kind, alarm in APP_HEALTH_ALARMS.items():
+        name = app_health_alarm_name(region, kind)
+        cw.put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=f"lab: {kind} of {web['alb_arn']}",
+            Dimensions=dims[kind],
+            **alarm,
+            AlarmActions=[web["sns_topic_arn"]],
+            OKActions=[web["sns_topic_arn"]],
+        )
+        names.append(name)
+    return names
+
+
 def _zone(r53: Any) -> str:
     for z in r53.list_hosted_zones().get("HostedZones", []):
         if z.get("Name") == ZONE + ".":
@@ -499,6 +559,11 @@ def _stack_mapping(
                 "role": role,
                 "record_set_identifier": failover,
                 **{k: regions[region][k] for k in _REGION_KEYS},
+                **(
+                    {"app_health_alarms": regions[region]["app_health_alarms"]}
+                    if "app_health_alarms" in regions[region]
+                    else {}
+                ),
             }
             for region, role, failover in ((r1, "primary", "primary"), (r2, "secondary", "secondary"))
         },

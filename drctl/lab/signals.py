@@ -14,6 +14,20 @@ Published (the same metrics and dimensions AWS publishes):
   both, so readers can be tested against either. A member being rebuilt (pending-resync) publishes nothing;
 - AWS/S3 OperationsPendingReplication, BytesPendingReplication, ReplicationLatency (s), dimensions SourceBucket,
   DestinationBucket, RuleId, for every bucket in the writer's region with a replication configuration.
+- AWS/ApplicationELB, from the lab's target-health model (drctl/lab/capacity.py), for every application load
+  balancer with a listener in a region that is up (docs/fidelity.md T-34, T-35). Per the ALB CloudWatch metrics
+  reference (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html):
+  HealthyHostCount and UnHealthyHostCount ("the number of targets that are considered healthy / unhealthy") under
+  {TargetGroup, LoadBalancer}, the dimension values being the ARN suffixes (`targetgroup/name/id`, `app/name/id`);
+  HTTPCode_ELB_5XX_Count and HTTPCode_ELB_503_Count (Sum; "Reporting criteria: There is a nonzero value") under
+  {LoadBalancer} when the load balancer answers 503 itself: "The target groups for the load balancer have no
+  registered targets" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html),
+  here no target that can take a request (none registered, or all still `initial`). A group whose targets are all
+  unhealthy *fails open*: "If a target group contains only unhealthy registered targets, the load balancer routes
+  requests to all those targets" (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html),
+  so an app fault shows as HTTPCode_Target_5XX_Count (the targets' 503s), not as ELB 5xx. The request rate is
+  simulated (`Profile.alb_requests_per_s`, AWS seconds; ELB "reports metrics to CloudWatch only when requests are
+  flowing"): each lab second stands for 1 / time scale AWS seconds of requests.
 
 The profile is the simulated truth; GET /_lab/signals shows it, so tests can compare what drctl measures.
 """
@@ -21,6 +35,7 @@ The profile is the simulated truth; GET /_lab/signals shows it, so tests can com
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +44,7 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+TOPOLOGY_S = 10.0  # how long the lab trusts its list of load balancers and their target groups
 
 
 LAG_DIMENSIONS = ("source-region", "cluster", "both")
@@ -41,12 +57,14 @@ class Profile:
     backlog_operations: float = 0.0
     backlog_bytes: float = 0.0
     replication_latency_s: float = 0.0
+    alb_requests_per_s: float = 1.0  # simulated client requests reaching each ALB (per AWS second)
 
 
 class _World(Protocol):
     regions: tuple[str, ...]
 
     def is_region_down(self, region: str) -> bool: ...
+    def app_failing(self, region: str) -> bool: ...
     def client(self, service: str, region: str) -> Any: ...
 
 
@@ -98,12 +116,81 @@ def replication_rules(world: _World, region: str) -> list[tuple[str, str, str]]:
     return out
 
 
+class _TargetHealth(Protocol):
+    def target_counts(self, region: str, tg_arn: str) -> dict[str, int]: ...
+
+
+def lb_dimension(lb_arn: str) -> str:
+    """The LoadBalancer dimension: the ARN after `loadbalancer/` (app/name/id), as Terraform's arn_suffix."""
+    return lb_arn.split(":loadbalancer/", 1)[-1]
+
+
+def tg_dimension(tg_arn: str) -> str:
+    """The TargetGroup dimension: the ARN's resource part (targetgroup/name/id), as Terraform's arn_suffix."""
+    return tg_arn.rsplit(":", 1)[-1]
+
+
+def alb_target_groups(world: _World, region: str) -> list[tuple[str, str]]:
+    """(load balancer ARN, target group ARN) of every application load balancer's listener forwards."""
+    elb = world.client("elbv2", region)
+    out: list[tuple[str, str]] = []
+    for lb in elb.describe_load_balancers().get("LoadBalancers", []):
+        if lb.get("Type", "application") != "application":
+            continue
+        for listener in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"]).get("Listeners", []):
+            for action in listener.get("DefaultActions", []):
+                forward = (action.get("ForwardConfig") or {}).get("TargetGroups", [])
+                for arn in [action.get("TargetGroupArn"), *(t.get("TargetGroupArn") for t in forward)]:
+                    if arn and (lb["LoadBalancerArn"], arn) not in out:
+                        out.append((lb["LoadBalancerArn"], arn))
+    return out
+
+
+def _point(name: str, dims: list[dict[str, str]], value: float) -> dict[str, Any]:
+    return {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Count"}
+
+
+def alb_metric_data(
+    lb_arn: str, groups: dict[str, dict[str, int]], requests: float, app_failing: bool
+) -> list[dict[str, Any]]:
+    """One load balancer's AWS/ApplicationELB datapoints for one tick (see the module docstring)."""
+    lb = {"Name": "LoadBalancer", "Value": lb_dimension(lb_arn)}
+    data: list[dict[str, Any]] = []
+    for tg_arn, counts in groups.items():
+        dims = [{"Name": "TargetGroup", "Value": tg_dimension(tg_arn)}, lb]
+        data += [
+            _point("HealthyHostCount", dims, counts["healthy"]),
+            _point("UnHealthyHostCount", dims, counts["unhealthy"]),
+        ]
+    routable = [c for c in groups.values() if c["healthy"] or c["unhealthy"]]
+    if requests <= 0:
+        return data
+    if not routable:  # nothing can take a request: the load balancer answers 503 itself
+        data += [
+            _point("HTTPCode_ELB_5XX_Count", [lb], requests),
+            _point("HTTPCode_ELB_503_Count", [lb], requests),
+        ]
+    elif app_failing and not any(c["healthy"] for c in routable):  # fail open: the targets answer 503
+        data.append(_point("HTTPCode_Target_5XX_Count", [lb], requests))
+    return data
+
+
 class Signals:
     """The publishing thread and the profile it follows."""
 
-    def __init__(self, world: _World, transitions: _Transitions) -> None:
+    def __init__(
+        self,
+        world: _World,
+        transitions: _Transitions,
+        time_scale: float = 1.0,
+        target_health: _TargetHealth | None = None,
+    ) -> None:
         self.world = world
         self.transitions = transitions
+        self.time_scale = time_scale
+        self.target_health = target_health  # the lab's target-health model (capacity.py); None: no ALB metrics
+        self._alb_last: dict[str, float] = {}  # region -> when its ALB metrics were last published
+        self._alb_topology: dict[str, tuple[float, list[tuple[str, str]]]] = {}  # region -> (read at, forwards)
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
@@ -187,8 +274,59 @@ class Signals:
                     d["Dimensions"] = dims
                 self.put_metric_data(region, "AWS/S3", data)
                 published["s3"].append({"source": source, "destination": dest, "rule": rule_id, "region": region})
+        published["alb"] = self.publish_alb()
         self.last = published
         return published
 
+    def publish_alb(self) -> list[dict[str, Any]]:
+        """AWS/ApplicationELB datapoints of every region that is up, from the target-health model."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.target_health is None:
+            return []
+        out = []
+        now = time.time()
+        for region in self.world.regions:
+            if self.world.is_region_down(region):
+                self._alb_last.pop(region, None)
+                continue
+            elapsed = min(5.0, max(0.0, now - self._alb_last.get(region, now - TICK_S)))
+            self._alb_last[region] = now
+            # Requests during this tick, in AWS time: a lab second is 1 / time_scale AWS seconds.
+            requests = self.profile.alb_requests_per_s * elapsed / self.time_scale
+            try:
+                by_lb: dict[str, dict[str, dict[str, int]]] = {}
+                for lb_arn, tg_arn in self._forwards(region, now):
+                    by_lb.setdefault(lb_arn, {})[tg_arn] = self.target_health.target_counts(region, tg_arn)
+            except (BotoCoreError, ClientError) as e:
+                log.warning("lab signals: cannot read load balancers in %s: %s", region, e)
+                self._alb_topology.pop(region, None)  # maybe one went away: read them again next tick
+                continue
+            for lb_arn, groups in by_lb.items():
+                data = alb_metric_data(lb_arn, groups, requests, self.world.app_failing(region))
+                self.put_metric_data(region, "AWS/ApplicationELB", data)
+                out.append(
+                    {
+                        "region": region,
+                        "load_balancer": lb_dimension(lb_arn),
+                        "target_groups": groups,
+                        "requests": round(requests, 3),
+                        "metrics": sorted({d["MetricName"] for d in data}),
+                    }
+                )
+        return out
+
+    def _forwards(self, region: str, now: float) -> list[tuple[str, str]]:
+        """The region's (load balancer, target group) forwards, re-read every TOPOLOGY_S (they rarely change)."""
+        read_at, forwards = self._alb_topology.get(region, (-math.inf, []))
+        if now - read_at >= TOPOLOGY_S or not forwards:  # none yet: ask again next tick
+            forwards = alb_target_groups(self.world, region)
+            self._alb_topology[region] = (now, forwards)
+        return forwards
+
+    def forget_topology(self) -> None:
+        """After an emulator reset: the load balancers are gone or new."""
+        self._alb_topology.clear()
+
     def view(self) -> dict[str, Any]:
-        return {"lab": True, "profile": asdict(self.profile), "last_published": self.last}
+        return {"lab": True, "simulated": True, "profile": asdict(self.profile), "last_published": self.last}

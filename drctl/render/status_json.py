@@ -6,12 +6,13 @@ Adding keys is fine; renaming or removing one is a breaking change (bump SCHEMA_
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from drctl.models import HealthVerdict, RegionReport, Sample, StatusReport, Term
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rto_terms named like the run's recovery points; rto_milestones
 
 
 def _health(v: HealthVerdict | None) -> str:
@@ -128,6 +129,7 @@ def report_dict(report: StatusReport) -> dict[str, Any]:
         "estimated_rto_s": report.estimated_rto_s,
         "rto_objective_s": report.rto_objective_s,
         "rto_terms": [_term(t) for t in report.rto_terms],
+        "rto_milestones": [asdict(p) for p in report.rto_milestones],
         "max_switchover_lag_ms": report.max_switchover_lag_ms,
         "global_cluster": (
             {

@@ -139,6 +139,33 @@ def _terms(title: str, total: float | None, objective: float, terms: tuple[Term,
     return t
 
 
+def _milestones(report: StatusReport) -> Table:
+    """The estimate as the run's recovery points: each milestone's time from the run's start and its step."""
+    t = Table(
+        title="Estimated RTO (milestones as in a run's report)",
+        title_justify="left",
+        show_header=False,
+        box=None,
+        padding=(0, 1),
+    )
+    t.add_column()
+    t.add_column(justify="right")
+    t.add_column(justify="right", style="dim")
+    t.add_column(style="dim")
+    for p in report.rto_milestones:
+        label = f"{p.name}{' (estimate)' if p.estimate else ''}{' (bound)' if p.bound else ''}"
+        t.add_row(label, _secs(p.at_s), f"+{_secs(p.step_s)}", p.source)
+    total = report.estimated_rto_s
+    within = total is not None and total <= report.rto_objective_s
+    t.add_row(
+        Text("RTO (DNS answers target)", style="bold"),
+        Text(_secs(total), style="green" if within else "bold red"),
+        "",
+        f"objective {report.rto_objective_s:g}s",
+    )
+    return t
+
+
 def render_screen(report: StatusReport) -> RenderableType:
     parts: list[RenderableType] = [_headline(report), _regions_table(report)]
     rpo_total = report.rpo_exposure_s
@@ -146,7 +173,10 @@ def render_screen(report: StatusReport) -> RenderableType:
     if len(report.rpo_terms) > 1:
         s3 = report.rpo_terms[1]
         parts.append(Text(f"  S3 objects: {_secs(s3.seconds)} ({s3.source})", style="dim"))
-    parts.append(_terms("Estimated RTO", report.estimated_rto_s, report.rto_objective_s, report.rto_terms))
+    if report.rto_milestones:
+        parts.append(_milestones(report))
+    else:
+        parts.append(_terms("Estimated RTO", report.estimated_rto_s, report.rto_objective_s, report.rto_terms))
     if report.reasons:
         parts.append(Text("Not ready because:", style="bold red"))
         parts.extend(Text(f"  • {reason}") for reason in report.reasons)

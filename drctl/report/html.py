@@ -39,6 +39,7 @@ def render_html(m: RunModel) -> str:
         ["Finished", _e(m.finished or "not finished")],
         ["Attempts", _e(m.attempts)],
         ["RTO", f"<strong>{_e(rto_text(m)[0])}</strong> — {_e(rto_text(m)[1])}"],
+        *([["RTO clock", _e(m.rto_clock)]] if m.rto_clock else []),
         ["RPO", f"<strong>{_e(rpo)}</strong> — {_e(m.rpo_source)}"],
     ]
     if m.rpo_evidence:

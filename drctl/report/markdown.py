@@ -43,6 +43,7 @@ def render_markdown(m: RunModel) -> str:
         f"| Finished | {m.finished or 'not finished'} |",
         f"| Attempts | {m.attempts} |",
         f"| RTO | **{rto_text(m)[0]}** — {cell(rto_text(m)[1])} |",
+        *([f"| RTO clock | {cell(m.rto_clock)} |"] if m.rto_clock else []),
         f"| RPO | **{num(m.rpo_s)}**{' (estimate)' if m.rpo_estimate else ''} — {cell(m.rpo_source)} |",
     ]
     if m.rpo_evidence:
@@ -99,9 +100,10 @@ def _timeline(m: RunModel) -> list[str]:
     out.append("")
     if m.rto_s is not None and m.rto_start_s is not None:
         what = "RTO" if m.moved else "Run time (nothing moved)"
-        out.append(
-            f"- **{what}** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(m.rto_start_s + m.rto_s)}."
-        )
+        end = m.rto_end_s if m.rto_end_s is not None else m.rto_start_s + m.rto_s
+        out.append(f"- **{what}** {num(m.rto_s)}: clock from {num(m.rto_start_s)} to {num(end)}.")
+        if m.rto_clock:
+            out.append(f"- {m.rto_clock}.")
     if m.run_s is not None:
         out.append(f"- **The run itself** took {num(m.run_s)} (drctl's own clock; a phase, not the RTO).")
     if m.recovery:

@@ -14,7 +14,7 @@ from typing import Any
 from drctl.journal.events import NOTHING_MOVED, RunRefused, StepEnded, StepStarted
 from drctl.journal.log import RunLog
 from drctl.journal.phases import PHASE_ORDER as PHASES
-from drctl.journal.phases import Phase, RecoveryPoint, compute_phases, recovery_points
+from drctl.journal.phases import Phase, RecoveryPoint, compute_phases, operator_seconds, recovery_points
 
 __all__ = ["NOTHING_MOVED", "PHASES", "Phase", "RunModel", "build_model", "load_model", "load_records"]
 
@@ -98,6 +98,8 @@ class RunModel:
     retries: int
     journal: str
     capacity: dict[str, Any] = field(default_factory=dict)  # the capacity step's summary (see capacity_text)
+    rto_end_s: float | None = None  # where the RTO clock stopped, relative to the run header
+    rto_clock: str = ""  # where the RTO clock started, in words ("0.4 s before the run header (...)")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -135,7 +137,8 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
     phases = compute_phases(log)
     last_s = round((log.last_at - log.started_at).total_seconds(), 3)
 
-    rto_s, rto_source, rto_start_s = _rto(log, last_s)
+    rto = _rto(log, last_s, operator_seconds(phases))
+    rto_s, rto_source, rto_start_s = rto.seconds, rto.source, rto.start_s
     rpo = report.get("rpo") or {}
     rpo_s = report.get("rpo_s", rpo.get("rpo_s")) if finish else None
     model = RunModel(
@@ -176,6 +179,8 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         retries=sum(e.retries for e in log.of(StepEnded)),
         journal=journal or str(log.path or ""),
         capacity=_capacity(results),
+        rto_end_s=rto.end_s,
+        rto_clock=rto.clock,
     )
     model.objectives = _objectives(model, header.objectives)
     return model
@@ -188,20 +193,44 @@ def load_model(journal: Path) -> RunModel:
 # ------------------------------------------------------------------------------------------------ parts
 
 
-def _rto(log: RunLog, last_s: float) -> tuple[float | None, str, float | None]:
+@dataclass(frozen=True)
+class _Rto:
+    seconds: float | None
+    source: str
+    start_s: float  # relative to the run header (< 0: drctl started before it wrote the header)
+    end_s: float
+    clock: str
+
+
+def _rto(log: RunLog, last_s: float, operator_s: float) -> _Rto:
+    """The RTO and where its clock ran, relative to the run header. The runner measures the RTO from drctl's
+    process start (the header's `clock_start`) with the confirmation prompt left out, so it ends at
+    start + prompt + RTO on the header's timeline."""
     finish = log.finished
+    clock_start = log.header.clock_start
+    start = round(clock_start - log.started_at.timestamp(), 3) if clock_start else 0.0
+    prompt = f"; the confirmation prompt's {operator_s:g} s left out" if operator_s else ""
+    if clock_start:
+        side = "before" if start <= 0 else "after"
+        clock = f"RTO clock started {abs(start):g} s {side} the run header (drctl process start){prompt}"
+    else:
+        clock = f"RTO clock started at the run header (this journal has no drctl process start){prompt}"
     if finish is not None and finish.report.get("rto_s") is not None:
         rto = float(finish.report["rto_s"])
-        if log.header.clock_start:  # where drctl's clock started, relative to the header (before it: imports)
-            start = round(log.header.clock_start - log.started_at.timestamp(), 3)
-        else:  # older journals: the RTO was the run's own duration, ending at the finish line
-            start = round(log.rel(finish) - rto, 3)
-        return rto, str(finish.report.get("rto_source", "")), start
-    return (
-        round(last_s, 3),
-        "estimate: journal timestamps from the run header to its last line (the run did not finish)",
-        0.0,
+        source = str(finish.report.get("rto_source", ""))
+        if not clock_start:  # older journals: the RTO was the run's own duration, ending at the finish line
+            end = log.rel(finish)
+            start = round(end - rto, 3)
+            clock = f"RTO clock start inferred as the finish line minus the RTO ({start:g} s from the run header)"
+            return _Rto(rto, source, start, end, clock)
+        return _Rto(rto, source, start, round(start + operator_s + rto, 3), clock)
+    rto = round(last_s - start - operator_s, 3)
+    source = (
+        "estimate: from drctl's start to the journal's last line (the run did not finish)"
+        if clock_start
+        else "estimate: journal timestamps from the run header to its last line (the run did not finish)"
     )
+    return _Rto(rto, source, start, last_s, clock)
 
 
 def _capacity(results: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def timeline_svg(m: RunModel) -> str:
     lo = min(0.0, m.rto_start_s or 0.0)
     ends = [m.end_s]
     if m.rto_s is not None and m.rto_start_s is not None:
-        ends.append(m.rto_start_s + m.rto_s)
+        ends.append(m.rto_end_s if m.rto_end_s is not None else m.rto_start_s + m.rto_s)
     if m.rpo_sample is not None:
         ends.append(m.rpo_sample.at_s)
     hi = max(ends) * 1.12 + 0.05  # room for the duration labels right of the bars
@@ -105,7 +105,8 @@ def _duration_label(seconds: float, outcome: str, left: float, width: float, y: 
 def _rto(m: RunModel, x: Callable[[float], float], y: int, axis_y: int) -> list[str]:
     if m.rto_s is None or m.rto_start_s is None:
         return []
-    start, end = m.rto_start_s, m.rto_start_s + m.rto_s
+    start = m.rto_start_s
+    end = m.rto_end_s if m.rto_end_s is not None else m.rto_start_s + m.rto_s
     label = f"RTO {num(m.rto_s)}" if m.moved else f"run took {num(m.rto_s)} (nothing moved)"
     label += " (estimate)" if m.finished is None else ""
     return [

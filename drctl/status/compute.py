@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from drctl.aws.cloudwatch import STANDARD_PERIOD_S
+from drctl.journal.phases import RECOVERY_ORDER
 from drctl.models import (
     AsgState,
     AuroraLag,
     ClusterState,
+    EstimatedPoint,
     GlobalCluster,
     GlobalMember,
     HealthCheck,
@@ -91,6 +94,20 @@ def rpo_terms(lag: AuroraLag | None, s3_backlog: S3Backlog | None) -> tuple[floa
     return db_s, tuple(terms)
 
 
+# The run's recovery point names, defined once in drctl/journal/phases.py (unpacking fails loudly if they change).
+(
+    PROMOTION_SENT,
+    DB_WRITABLE,
+    DATAPOINT_PUT,
+    _HEALTH_CHECK_CHANGED,
+    ALARM_IN_ALARM,
+    DNS_ANSWERS,
+    CLIENTS_CONVERGE,
+    _TARGET_SERVING,
+    _APPLICATION_HEALTHY,
+) = RECOVERY_ORDER
+
+
 def rto_terms(
     stack: Stack,
     detection: HealthCheck | None,
@@ -98,20 +115,83 @@ def rto_terms(
     target_asg: AsgState | None,
     writer_asg: AsgState | None,
 ) -> tuple[float, tuple[Term, ...]]:
-    """Estimated time to recover: health-check detection + DNS TTL + promotion + capacity warm-up."""
+    """The estimate as terms (each milestone's step up to the headline): their sum is `estimated_rto_s`."""
+    total, terms, _ = rto_estimate(stack, detection, record, target_asg, writer_asg)
+    return total, terms
+
+
+def rto_estimate(
+    stack: Stack,
+    detection: HealthCheck | None,
+    record: RecordSet | None,
+    target_asg: AsgState | None,
+    writer_asg: AsgState | None,
+) -> tuple[float, tuple[Term, ...], tuple[EstimatedPoint, ...]]:
+    """Estimated time to recover, as the run's recovery points (drctl/journal/phases.py RECOVERY_ORDER), so
+    `drctl status` and a run's report compare name by name. Cumulative from the run's start:
+
+    database writable   + Aurora global promotion, typical (an estimate)
+    switch datapoint put  when the database writes and the target has capacity (warm-up: an estimate)
+    alarm in ALARM      + the switch alarm's period: 60 s, standard resolution, the only kind a CLOUDWATCH_METRIC
+                        check follows (https://docs.aws.amazon.com/Route53/latest/APIReference/API_AlarmIdentifier.html);
+                        evaluated when the period with the datapoint closes
+    DNS answers target  + RequestInterval x FailureThreshold of the record's health check (Route53 turns it after
+                        that many consecutive results: dns-failover-determining-health-of-endpoints.html)
+    clients converge    + the record's TTL (a bound: resolvers may keep the old answer that long)
+
+    The headline (`estimated_rto_s`) is "DNS answers target", as the run's. Not estimated: "health check
+    changed" (--flip-method invert only), "target serving" and "application healthy" (probes of the run)."""
     interval = (detection.request_interval_s if detection else None) or stack.health_check_interval_s
     threshold = (detection.failure_threshold if detection else None) or stack.health_check_failure_threshold
     src = "health check" if detection and detection.request_interval_s else "stack file"
     ttl = record.ttl_s if record is not None and record.ttl_s is not None else stack.record_ttl_s
     ttl_src = "failover record" if record is not None and record.ttl_s is not None else "stack file (alias)"
     needs_warmup, why = _warmup_needed(target_asg, writer_asg)
-    terms = (
-        Term("detection", float(interval * threshold), f"{interval}s interval x {threshold} failures ({src})"),
-        Term("dns ttl", float(ttl), f"TTL {ttl}s ({ttl_src})"),
-        Term("promotion", PROMOTION_ESTIMATE_S, "Aurora global promotion, typical", estimate=True),
-        Term("capacity warm-up", CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0, why, estimate=needs_warmup),
-    )
-    return sum(t.seconds or 0.0 for t in terms), terms
+    warmup = CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0
+    capacity_wait = max(0.0, warmup - PROMOTION_ESTIMATE_S)  # capacity and promotion run side by side
+    period = float(STANDARD_PERIOD_S)
+    steps: list[tuple[str, float, str, bool, bool]] = [
+        (PROMOTION_SENT, 0.0, "the run's start (preflight reads take seconds: counted as 0)", False, False),
+        (DB_WRITABLE, PROMOTION_ESTIMATE_S, "Aurora global promotion, typical", True, False),
+        (
+            DATAPOINT_PUT,
+            capacity_wait,
+            f"capacity warm-up {warmup:g}s alongside the promotion: {why}",
+            needs_warmup,
+            False,
+        ),
+        (
+            ALARM_IN_ALARM,
+            period,
+            f"the switch alarm's {period:g}s period closes and is evaluated (standard resolution: Route 53 "
+            "follows no other)",
+            False,
+            False,
+        ),
+        (
+            DNS_ANSWERS,
+            float(interval * threshold),
+            f"Route 53 turns the health check: {interval}s interval x {threshold} failures ({src})",
+            False,
+            False,
+        ),
+        (
+            CLIENTS_CONVERGE,
+            float(ttl),
+            f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
+            False,
+            True,
+        ),
+    ]
+    points: list[EstimatedPoint] = []
+    at = 0.0
+    for name, step, source, estimate, bound in steps:
+        at += step
+        points.append(EstimatedPoint(name, round(at, 3), round(step, 3), source, estimate, bound))
+    headline = next(p for p in points if p.name == DNS_ANSWERS)
+    upto = points[: points.index(headline) + 1]
+    terms = tuple(Term(p.name, p.step_s, p.source, p.estimate) for p in upto)
+    return headline.at_s, terms, tuple(points)
 
 
 def _warmup_needed(target: AsgState | None, writer: AsgState | None) -> tuple[bool, str]:
@@ -247,7 +327,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
     target_record = next((r for r in records if _record_region(stack, r) == target), None)
     writer_stack = stack.regions.get(writer) if writer else None  # None: AWS's writer is not in the stack file
     detection = configs.get(writer_stack.alb_health_check_id) if writer_stack else None
-    rto_s, rto = rto_terms(
+    rto_s, rto, milestones = rto_estimate(
         stack,
         detection,
         target_record,
@@ -287,6 +367,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         warnings=tuple(_warnings(reports, writer, serving_region)),
         route53_reachable=not route53_down,
         standalone_writers=standalone,
+        rto_milestones=milestones,
     )
 
 

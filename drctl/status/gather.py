@@ -72,12 +72,12 @@ def gather(stack: Stack, factory: ClientFactory, timeout_s: float) -> Readings:
     """Run every read for both regions concurrently; raise AuthError for credential/permission problems and
     ConfigError for missing stack resources; anything else is recorded per region."""
     deadline = time.monotonic() + timeout_s
-    reads = _first_round(stack, factory)
+    reads = _first_round(stack, factory, deadline)
     outcomes = run_reads(reads, timeout_s)
     by_key = {r.key: r for r in reads}
     # Health checks found in AWS that the stack file did not name (a stack file out of date), within
     # what is left of the same deadline.
-    more = _second_round(stack, factory, outcomes)
+    more = _second_round(stack, factory, outcomes, deadline)
     left = deadline - time.monotonic()
     if more and left > 0:
         outcomes.update(run_reads(more, left))
@@ -88,7 +88,7 @@ def gather(stack: Stack, factory: ClientFactory, timeout_s: float) -> Readings:
     return readings
 
 
-def _first_round(stack: Stack, f: ClientFactory) -> list[Read]:
+def _first_round(stack: Stack, f: ClientFactory, deadline: float) -> list[Read]:
     reads: list[Read] = []
     for region in stack.regions.values():
         reads += _region_reads(stack, region, f)
@@ -105,7 +105,7 @@ def _first_round(stack: Stack, f: ClientFactory) -> list[Read]:
         reads.append(_health_check_read(f, region.health_check_id))
         for leaf in (region.alb_health_check_id, region.switch_health_check_id):
             reads.append(_health_check_read(f, leaf))
-            reads.append(_observations_read(f, leaf))
+            reads.append(_observations_read(f, stack, leaf, deadline))
     return reads
 
 
@@ -191,17 +191,21 @@ def _health_check_read(f: ClientFactory, check_id: str) -> Read:
     )
 
 
-def _observations_read(f: ClientFactory, check_id: str) -> Read:
+def _observations_read(f: ClientFactory, stack: Stack, check_id: str, deadline: float) -> Read:
+    """GetHealthCheckStatus within the process's shared rate limit (docs/fidelity.md D-15): the reads queue
+    for tokens, and one that could not be sent before the command's deadline says so instead of waiting."""
     return Read(
         f"hcs:{check_id}",
         GLOBAL,
         "route53:GetHealthCheckStatus",
-        lambda: route53.get_health_check_observations(f.client("route53", GLOBAL), check_id),
+        lambda: route53.get_health_check_observations(
+            f.client("route53", GLOBAL), check_id, stack.route53_api, deadline_s=deadline - time.monotonic()
+        ),
         f"health check {check_id!r}",
     )
 
 
-def _second_round(stack: Stack, f: ClientFactory, outcomes: dict[str, Outcome]) -> list[Read]:
+def _second_round(stack: Stack, f: ClientFactory, outcomes: dict[str, Outcome], deadline: float) -> list[Read]:
     """Reads for health checks found in AWS (records, CALCULATED children) that the first round missed."""
     wanted: set[str] = set()
     records = outcomes["records"].value if outcomes["records"].ok else []
@@ -213,18 +217,20 @@ def _second_round(stack: Stack, f: ClientFactory, outcomes: dict[str, Outcome]) 
     for check_id in sorted(wanted):
         if f"hc:{check_id}" not in outcomes:
             more.append(_health_check_read(f, check_id))
-            more.append(_leaf_observations_read(f, check_id))
+            more.append(_leaf_observations_read(f, stack, check_id, deadline))
     return more
 
 
-def _leaf_observations_read(f: ClientFactory, check_id: str) -> Read:
+def _leaf_observations_read(f: ClientFactory, stack: Stack, check_id: str, deadline: float) -> Read:
     """Observations of a check whose type is not known yet (None for CALCULATED, which AWS refuses)."""
 
     def fn() -> list[Observation] | None:
         r53 = f.client("route53", GLOBAL)
         if route53.get_health_check(r53, check_id).is_calculated:
             return None
-        return route53.get_health_check_observations(r53, check_id)
+        return route53.get_health_check_observations(
+            r53, check_id, stack.route53_api, deadline_s=deadline - time.monotonic()
+        )
 
     return Read(f"hcs:{check_id}", GLOBAL, "route53:GetHealthCheckStatus", fn, f"health check {check_id!r}")
 

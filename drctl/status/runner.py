@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws.errors import is_throttling, no_answer
+from drctl.aws.ratelimit import RateLimited
 
 # How many reads may run at once (unset: all of them). `DRCTL_MAX_WORKERS=1` runs them one after another,
 # which bench/ uses to measure what the fan-out buys.
@@ -35,7 +36,9 @@ class Outcome:
 
     value: Any = None
     unreachable: str | None = None  # the endpoint did not answer (or not before the deadline)
-    error: BaseException | None = None  # an AWS error (ClientError / BotoCoreError) to classify later
+    # an AWS error (ClientError / BotoCoreError) to classify later, or RateLimited: not sent, because the
+    # client-side rate limit (drctl/aws/ratelimit.py) would have held it past the deadline
+    error: BaseException | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,6 +88,8 @@ def run_reads(reads: list[Read], deadline_s: float) -> dict[str, Outcome]:
                 outcome = Outcome(unreachable=f"{read.action}: {type(e).__name__}")
             else:
                 outcome = Outcome(error=e)
+        except RateLimited as e:
+            outcome = Outcome(error=e)
         except Exception as e:  # not swallowed: handed to the caller's thread and raised there
             outcome = _Raised(e)
         with done:

@@ -279,6 +279,22 @@ run "stack_output_is_shaped_like_the_stack_file" {
   }
 }
 
+run "stack_output_names_each_regions_application_health_alarms" {
+  command = plan
+
+  variables {
+    extra_app_health_alarms = { "us-west-2" = ["payments-test-usw2-checkout-errors"] }
+  }
+
+  assert {
+    condition = (
+      output.drctl_stack.regions["us-east-1"].app_health_alarms == ["payments-test-use1-alb-unhealthy-hosts", "payments-test-use1-alb-5xx"]
+      && output.drctl_stack.regions["us-west-2"].app_health_alarms == ["payments-test-usw2-alb-unhealthy-hosts", "payments-test-usw2-alb-5xx", "payments-test-usw2-checkout-errors"]
+    )
+    error_message = "drctl_stack must name each region's ALB alarms, then the extra alarms given for that region"
+  }
+}
+
 run "replication_lag_is_alarmed_under_both_documented_dimension_sets" {
   command = plan
 

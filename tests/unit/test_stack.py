@@ -77,6 +77,20 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
         (lambda d: d.__setitem__("probe", {"expect_status": True}), "expected HTTP status codes"),
         (lambda d: d.__setitem__("probe", {"timeout_s": 0}), "probe.timeout_s: seconds per attempt"),
         (lambda d: d.__setitem__("probe", {"timeout_s": "2"}), "probe.timeout_s: expected float"),
+        (lambda d: d["route53"].__setitem__("max_requests_per_s", 0), "route53.max_requests_per_s: requests per"),
+        (lambda d: d["route53"].__setitem__("max_requests_per_s", float("nan")), "route53.max_requests_per_s"),
+        (lambda d: d["route53"].__setitem__("burst", 0), "route53.burst: requests sent at once, 1 to 1000"),
+        (
+            lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", "app-5xx"),
+            "regions.us-west-2.app_health_alarms: expected a list of alarm names",
+        ),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [5]), "expected alarm names"),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [""]), "1 to 255 characters"),
+        (lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", ["a", "a"]), "'a' is listed twice"),
+        (
+            lambda d: d["regions"]["us-west-2"].__setitem__("app_health_alarms", [f"a{i}" for i in range(101)]),
+            "at most 100 alarm names",
+        ),
     ],
 )
 def test_bad_values(tmp_path: Path, mutate, needle: str) -> None:
@@ -108,6 +122,32 @@ def test_probe_defaults_and_round_trip(tmp_path: Path) -> None:
     )
 
 
+def test_app_health_alarms_per_region(tmp_path: Path) -> None:
+    stack = load_stack(EXAMPLE)
+    assert stack.regions["us-west-2"].app_health_alarms == (
+        "payments-prod-usw2-alb-unhealthy-hosts",
+        "payments-prod-usw2-alb-5xx",
+    )
+    data = example()
+    data["regions"]["us-west-2"]["app_health_alarms"] = []
+    del data["regions"]["us-east-1"]["app_health_alarms"]
+    stack = load_stack(write_stack_file(data, tmp_path / "stack.toml"))
+    assert stack.regions["us-west-2"].app_health_alarms == () == stack.regions["us-east-1"].app_health_alarms
+
+
+def test_bad_app_health_alarms_is_one_line_exit_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drctl.cli.app import run
+
+    text = EXAMPLE.read_text().replace('app_health_alarms = ["payments-prod-usw2', 'app_health_alarms = [7, "x')
+    path = tmp_path / "stack.toml"
+    path.write_text(text)
+    rc = run(["status", "--stack", str(path), "--json"])
+    err = capsys.readouterr().err.strip()
+    assert rc == ExitCode.CONFIG == 4
+    assert "regions.us-west-2.app_health_alarms: expected alarm names (strings), got int" in err
+    assert "Traceback" not in err
+
+
 def test_unknown_region_name() -> None:
     with pytest.raises(ConfigError) as e:
         load_stack(EXAMPLE).resolve_region("eu-central-1")
@@ -121,3 +161,16 @@ def test_malformed_and_missing_file(tmp_path: Path) -> None:
         load_stack(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_stack(tmp_path / "nope.toml")
+
+
+def test_route53_request_rate_defaults_below_the_documented_bucket(tmp_path: Path) -> None:
+    """Route 53's GetHealthCheckStatus bucket: capacity 4, refill 1/s (docs/fidelity.md D-15)."""
+    from drctl.stack import Route53Api
+
+    api = parse_stack(example(), tmp_path / "s.toml").route53_api
+    assert api.max_requests_per_s < Route53Api.DOCUMENTED_RATE_PER_S
+    assert api.burst < Route53Api.DOCUMENTED_BURST
+    data = example()
+    data["route53"].update(max_requests_per_s=0.5, burst=1)
+    round_tripped = load_stack(write_stack_file(data, tmp_path / "s.toml")).route53_api
+    assert (round_tripped.max_requests_per_s, round_tripped.burst) == (0.5, 1)

@@ -137,6 +137,11 @@ output "replication_lag_alarms" {
   }
 }
 
+output "app_health_alarms" {
+  description = "Names of this region's application-health alarms (ALB unhealthy hosts, ALB 5xx): drctl's \"application healthy\" phase waits for them to be OK after a failover into this region."
+  value       = [aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name, aws_cloudwatch_metric_alarm.alb_5xx.alarm_name]
+}
+
 output "lag_dashboard_metrics" {
   description = "What this region's dashboard graphs for each Aurora lag metric: one line per dimension set."
   value       = local.lag_graphs

@@ -17,14 +17,18 @@ PROMOTIONS = ("SwitchoverGlobalCluster", "FailoverGlobalCluster", "RemoveFromGlo
 
 
 def wait_for_lag(twin: Any, region: str = "us-west-2", timeout_s: float = 15.0) -> None:
-    cw = twin.client("cloudwatch", region)
+    """Until the lab has published a round of lag samples for `region` after this call, at the profile's lag
+    (the publisher ticks every second: at most about one tick)."""
+    since = time.time()
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        metrics = cw.list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag").get("Metrics", [])
-        if metrics:
-            time.sleep(1.2)
+        view = twin.control.signals()
+        last, lag = view.get("last_published") or {}, view["profile"]["lag_ms"]
+        if float(last.get("ts", 0)) > since and any(
+            r["region"] == region and r["lag_ms"] == lag for r in last.get("rds", [])
+        ):
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError("the lab published no lag samples")
 
 

@@ -70,7 +70,13 @@ def test_screen_renders_the_same_facts(seeded, capsys) -> None:
     rc = run(["status", "--stack", str(stack)])
     out = capsys.readouterr().out
     assert rc == ExitCode.OK
-    for needle in ("READY", "writer: us-east-1", "serving: us-east-1", "Estimated RTO", "promotion (estimate)"):
+    for needle in (
+        "READY",
+        "writer: us-east-1",
+        "serving: us-east-1",
+        "Estimated RTO",
+        "database writable (estimate)",
+    ):
         assert needle in out, needle
 
 

@@ -83,12 +83,12 @@ def test_route_follows_the_elb_troubleshooting_guide() -> None:
 
 def test_answers_from_the_capacity_models_target_health(world_backend) -> None:
     world, capacity, backend = world_backend
-    assert capacity.target_states(REGION, TG) == ["healthy", "healthy"]
+    assert capacity.target_counts(REGION, TG) == {"healthy": 2, "unhealthy": 0, "initial": 0}
     assert backend.answer(LB, "/health") == Answer(200, b"OK (lab target)\n", "target")
     assert backend.answer(LB, "/other").status == 404  # the lab's target serves its health check page only
 
     world.failing = True  # app fault: targets fail their checks with 503; the ALB fails open to them
-    assert set(capacity.target_states(REGION, TG)) == {"unhealthy"}
+    assert capacity.target_counts(REGION, TG) == {"healthy": 0, "unhealthy": 2, "initial": 0}
     assert backend.answer(LB, "/health") == Answer(
         503, b"Service Unavailable (lab target failing its health checks)\n", "target"
     )
@@ -98,7 +98,7 @@ def test_answers_from_the_capacity_models_target_health(world_backend) -> None:
 
     world.instances, world.durations.warmup_s = ["i-3"], 60.0  # just launched, still registering: not in service
     capacity._note_instances(REGION)
-    assert capacity.target_states(REGION, TG) == ["initial"]
+    assert capacity.target_counts(REGION, TG) == {"healthy": 0, "unhealthy": 0, "initial": 1}
     assert backend.answer(LB, "/health").status == 503
 
     world.listeners = False  # no listener: nothing accepts the request

@@ -75,3 +75,45 @@ def test_the_seeded_switch_alarm_is_the_terraform_one() -> None:
     assert tf["Period"] == 60 and tf["EvaluationPeriods"] == 1  # what the .tf says today (parsed, not assumed)
     assert {k: sent.get(k) for k in ARGUMENTS.values()} == {k: tf.get(k) for k in ARGUMENTS.values()}
     assert sent["Dimensions"] == [{"Name": tf["DimensionName"], "Value": "us-east-1"}]
+
+
+def terraform_alarm(resource: str) -> tuple[dict[str, Any], str]:
+    """PutMetricAlarm parameters of a literal aws_cloudwatch_metric_alarm block; its dimensions as written."""
+    block = hcl_block(
+        (TF / "modules/region/monitoring.tf").read_text(), f'resource "aws_cloudwatch_metric_alarm" "{resource}"'
+    )
+    out: dict[str, Any] = {}
+    for arg, api in ARGUMENTS.items():
+        raw = block.get(arg)
+        if raw is not None:
+            out[api] = raw.strip('"') if raw.startswith('"') else float(raw) if api == "Threshold" else int(raw)
+    return out, block["dimensions"]
+
+
+def test_the_seeded_app_health_alarms_are_the_terraform_ones() -> None:
+    cw = RecordingCloudWatch()
+    elb = "arn:aws:elasticloadbalancing:us-west-2:000000000000"
+    web = {
+        "alb_arn": f"{elb}:loadbalancer/app/drctl-lab-usw2/50dc6c495c0c9188",
+        "target_group_arn": f"{elb}:targetgroup/drctl-lab-usw2/73e2d6bc24d8a067",
+        "sns_topic_arn": "arn:aws:sns:us-west-2:000000000000:t",
+    }
+    names = seed._app_health_alarms(cw, "us-west-2", web)
+    assert names == ["drctl-lab-usw2-alb-unhealthy-hosts", "drctl-lab-usw2-alb-5xx"]  # Terraform's naming
+    sent = {c["AlarmName"]: c for c in cw.calls}
+    lb = {"Name": "LoadBalancer", "Value": "app/drctl-lab-usw2/50dc6c495c0c9188"}  # the ARN suffixes
+    tg = {"Name": "TargetGroup", "Value": "targetgroup/drctl-lab-usw2/73e2d6bc24d8a067"}
+    for resource, name, dims, tf_dims in (
+        (
+            "unhealthy_hosts",
+            names[0],
+            [lb, tg],
+            "{ LoadBalancer = aws_lb.this.arn_suffix, TargetGroup = aws_lb_target_group.this.arn_suffix }",
+        ),
+        ("alb_5xx", names[1], [lb], "{ LoadBalancer = aws_lb.this.arn_suffix }"),
+    ):
+        tf, written = terraform_alarm(resource)
+        assert tf["TreatMissingData"] == "notBreaching"  # what the .tf says today (parsed, not assumed)
+        assert {k: sent[name].get(k) for k in ARGUMENTS.values()} == {k: tf.get(k) for k in ARGUMENTS.values()}
+        assert written == tf_dims
+        assert sent[name]["Dimensions"] == dims

@@ -133,3 +133,63 @@ def test_a_resumed_run_counts_its_attempts_and_reports_the_last_finish() -> None
 
     half = build_model([*recs[:cut], stopped, resumed])  # resumed, not finished yet
     assert half.outcome == "unfinished" and half.attempts == 2
+
+
+def _with_clock_start(recs: list[dict[str, Any]], before_s: float) -> list[dict[str, Any]]:
+    from datetime import datetime
+
+    header_epoch = datetime.fromisoformat(recs[0]["ts"]).timestamp()
+    return [{**recs[0], "clock_start": round(header_epoch - before_s, 3)}, *recs[1:]]
+
+
+def test_the_rto_clock_starts_at_drctls_process_start_before_the_header() -> None:
+    from drctl.report.html import render_html
+    from drctl.report.markdown import render_markdown
+
+    recs = _with_clock_start(records("unplanned"), 0.4)
+    m = build_model(recs)
+    assert m.rto_start_s == pytest.approx(-0.4, abs=1e-3)
+    assert m.rto_end_s == pytest.approx(-0.4 + 2.695, abs=1e-3)  # no confirmation prompt in this run
+    assert m.rto_clock == "RTO clock started 0.4 s before the run header (drctl process start)"
+    md = render_markdown(m)
+    assert "| RTO clock | RTO clock started 0.4 s before the run header (drctl process start) |" in md
+    assert "clock from -0.4" in md
+    assert "RTO clock started 0.4 s before the run header" in render_html(m)
+
+
+def test_the_confirmation_prompt_moves_the_rto_clocks_end() -> None:
+    """The runner leaves the prompt out of the RTO: on the header's timeline the clock stops at
+    start + prompt + RTO."""
+    base = "2026-11-29T12:00:0"
+    recs: list[dict[str, Any]] = [
+        {
+            "ts": f"{base}0.000+00:00",
+            "event": "run",
+            "run_id": "r",
+            "request": {},
+            "mode": "planned",
+            "from_region": "us-east-1",
+            "to_region": "us-west-2",
+        },
+        {"ts": f"{base}0.100+00:00", "event": "start", "step": "confirm"},
+        {"ts": f"{base}5.100+00:00", "event": "end", "step": "confirm", "outcome": "ok", "elapsed_s": 5.0},
+        {"ts": f"{base}8.000+00:00", "event": "finish", "outcome": "completed", "report": {"rto_s": 2.0}},
+    ]
+    m = build_model(_with_clock_start(recs, 0.5))
+    assert (m.rto_start_s, m.rto_end_s) == (pytest.approx(-0.5), pytest.approx(-0.5 + 5.0 + 2.0))
+    assert "the confirmation prompt's 5 s left out" in m.rto_clock
+
+
+def test_an_unfinished_run_counts_from_the_process_start_too(tmp_path: Path) -> None:
+    recs = _with_clock_start(records("unplanned"), 0.25)
+    cut = next(i for i, r in enumerate(recs) if r.get("event") == "finish")
+    m = build_model(recs[:cut])
+    assert m.finished is None and m.rto_start_s == pytest.approx(-0.25, abs=1e-3)
+    assert m.rto_s == pytest.approx(m.rto_end_s - m.rto_start_s, abs=1e-3)
+    assert "from drctl's start" in m.rto_source
+
+
+def test_older_journals_say_the_clock_start_is_inferred() -> None:
+    m = build_model(records("unplanned"))
+    assert m.rto_clock.startswith("RTO clock start inferred as the finish line minus the RTO")
+    assert m.rto_end_s is not None and m.rto_start_s == pytest.approx(m.rto_end_s - m.rto_s, abs=1e-3)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from drctl.journal.phases import RECOVERY_ORDER
 from drctl.models import (
     AsgState,
     AuroraLag,
@@ -20,7 +21,7 @@ from drctl.models import (
     TargetHealth,
 )
 from drctl.stack import load_stack
-from drctl.status.compute import readiness_reasons, rpo_terms, rto_terms
+from drctl.status.compute import readiness_reasons, rpo_terms, rto_estimate, rto_terms
 from drctl.status.estimates import CAPACITY_WARMUP_ESTIMATE_S, PROMOTION_ESTIMATE_S
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "stack.example.toml"
@@ -63,21 +64,42 @@ def asg(in_service: int, desired: int | None = None) -> AsgState:
     return AsgState("g", desired if desired is not None else in_service, in_service, 1, 6)
 
 
-def test_rto_is_detection_plus_ttl_plus_promotion_plus_warmup(stack) -> None:
+def test_rto_estimate_is_the_runs_recovery_points_cumulative(stack) -> None:
+    """Same names and order as a run's recovery points; headline "DNS answers target"; TTL only as a bound."""
     check = HealthCheck("alb", "HTTPS", request_interval_s=10, failure_threshold=3)
     record = RecordSet("app.", "CNAME", "secondary", "SECONDARY", "x", 30, "x")
-    total, terms = rto_terms(stack, check, record, target_asg=asg(2), writer_asg=asg(2))
-    assert [t.seconds for t in terms] == [30.0, 30.0, PROMOTION_ESTIMATE_S, 0.0]
-    assert total == 60.0 + PROMOTION_ESTIMATE_S
-    assert terms[2].estimate
+    total, terms, points = rto_estimate(stack, check, record, target_asg=asg(2), writer_asg=asg(2))
+    names = [p.name for p in points]
+    assert names == [n for n in RECOVERY_ORDER if n in names]
+    assert names == [
+        "promotion sent",
+        "database writable",
+        "switch datapoint put",
+        "alarm in ALARM",
+        "DNS answers target",
+        "clients converge",
+    ]
+    at = {p.name: p.at_s for p in points}
+    assert at["database writable"] == PROMOTION_ESTIMATE_S
+    assert at["switch datapoint put"] == PROMOTION_ESTIMATE_S  # capacity already there
+    assert at["alarm in ALARM"] == PROMOTION_ESTIMATE_S + 60  # the switch alarm's standard period
+    assert at["DNS answers target"] == PROMOTION_ESTIMATE_S + 60 + 30 == total
+    assert at["clients converge"] == total + 30 and points[-1].bound
+    assert [t.name for t in terms] == names[:-1] and sum(t.seconds or 0 for t in terms) == total
+    assert points[1].estimate and not points[4].estimate
+    assert all(p.source for p in points)
+    assert rto_terms(stack, check, record, asg(2), asg(2)) == (total, terms)
 
 
-def test_rto_falls_back_to_stack_values_and_adds_warmup_when_target_is_smaller(stack) -> None:
-    total, terms = rto_terms(stack, None, None, target_asg=asg(1), writer_asg=asg(4))
+def test_rto_falls_back_to_stack_values_and_capacity_runs_alongside_promotion(stack) -> None:
+    total, _, points = rto_estimate(stack, None, None, target_asg=asg(1), writer_asg=asg(4))
+    at = {p.name: p for p in points}
     detection = stack.health_check_interval_s * stack.health_check_failure_threshold
-    assert terms[0].seconds == detection and terms[1].seconds == stack.record_ttl_s
-    assert terms[3].seconds == CAPACITY_WARMUP_ESTIMATE_S and terms[3].estimate
-    assert total == detection + stack.record_ttl_s + PROMOTION_ESTIMATE_S + CAPACITY_WARMUP_ESTIMATE_S
+    put = at["switch datapoint put"]
+    assert put.at_s == max(PROMOTION_ESTIMATE_S, CAPACITY_WARMUP_ESTIMATE_S) and put.estimate
+    assert put.step_s == CAPACITY_WARMUP_ESTIMATE_S - PROMOTION_ESTIMATE_S
+    assert total == CAPACITY_WARMUP_ESTIMATE_S + 60 + detection
+    assert at["clients converge"].step_s == stack.record_ttl_s and "stack file" in at["clients converge"].source
 
 
 def gc(sync: str | None = "connected", failover: bool = False) -> GlobalCluster:
@@ -156,3 +178,46 @@ def test_each_broken_rule_gives_its_reason(stack, over, needle) -> None:
 def test_lag_exactly_at_the_bound_is_ready(stack) -> None:
     limit = stack.objectives.max_switchover_lag_ms
     assert readiness_reasons(**ready_kwargs(stack, lag=lag(limit, limit))) == []
+
+
+def test_json_and_screen_show_the_milestones(stack) -> None:
+    from rich.console import Console
+
+    from drctl.models import StatusReport
+    from drctl.render.status_json import report_dict
+    from drctl.render.status_screen import render_screen
+
+    total, terms, points = rto_estimate(stack, None, None, target_asg=asg(2), writer_asg=asg(2))
+    r = StatusReport(
+        stack_name="s",
+        generated_at=datetime.now(UTC),
+        global_cluster=None,
+        writer_region="us-east-1",
+        regions={},
+        serving_region="us-east-1",
+        serving_reason="PRIMARY record's health check is healthy",
+        rpo_exposure_s=0.1,
+        rpo_terms=(),
+        estimated_rto_s=total,
+        rto_terms=terms,
+        rpo_objective_s=5.0,
+        rto_objective_s=600.0,
+        max_switchover_lag_ms=1000.0,
+        ready=True,
+        reasons=(),
+        rto_milestones=points,
+    )
+    d = report_dict(r)
+    assert [m["name"] for m in d["rto_milestones"]] == [p.name for p in points]
+    assert set(d["rto_milestones"][0]) == {"name", "at_s", "step_s", "source", "estimate", "bound"}
+    assert d["estimated_rto_s"] == d["rto_milestones"][4]["at_s"]  # "DNS answers target"
+    console = Console(width=200, record=True)
+    console.print(render_screen(r))
+    out = console.export_text()
+    for needle in (
+        "database writable (estimate)",
+        "alarm in ALARM",
+        "clients converge (bound)",
+        "RTO (DNS answers",
+    ):
+        assert needle in out, needle

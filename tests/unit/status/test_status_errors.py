@@ -26,6 +26,7 @@ def stack_at(tmp_path: Path, url: str, *, static: bool = True) -> Path:
     data = example()
     aws = data.setdefault("aws", {})
     aws.update(connect_timeout_s=1, read_timeout_s=2, max_attempts=1)
+    data["route53"]["burst"] = 10  # these tests are about errors: no client-side wait for GetHealthCheckStatus
     aws["endpoints"] = {"us-east-1": url, "us-west-2": url, "global": url}
     if static:
         aws["static_credentials"] = {"access_key_id": "test", "secret_access_key": "test"}
