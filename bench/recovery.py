@@ -4,9 +4,15 @@
     uv run python -m bench.recovery --scales 1 --runs 1   # AWS's own clock: one run of about 4 minutes
 
 Each run: a freshly seeded twin on the given time scale, with the lab's modelled durations at the magnitudes
-AWS documents times that scale (drctl/lab/models.py `Durations`: a managed failover 120 s), the primary region
-taken out (`LabControl.outage`), then `drctl failover --to secondary --mode unplanned --allow-data-loss --yes
---json` through the real CLI (a subprocess: Python start-up counts).
+AWS documents times that scale (drctl/lab/models.py `Durations`: a managed failover 120 s), then `drctl failover
+--to secondary --mode unplanned --allow-data-loss --yes --json` through the real CLI (a subprocess: Python
+start-up counts).
+
+The scenario is the one where drctl's drain is what moves users: the primary's database is lost but its load
+balancer keeps passing Route53's endpoint checks, so only the switch datapoint can turn its record unhealthy.
+(In a whole-region outage Route53's endpoint checks move the answer by themselves after RequestInterval x
+FailureThreshold, long before the promotion ends; the database is then the critical path, and drctl's first DNS
+observation only says when it looked.)
 
 Measured: "DNS answers target" — the run's milestone (drctl/failover/verify.py), read from its journal: the first
 authoritative answer naming the target, from the RTO clock's start (drctl's process start, the journal header's
@@ -103,7 +109,6 @@ def one_run(twin: BenchTwin, scale: float) -> RecoveryRun:
     twin.control.set_lag(100)
     twin.wait_for_lag()
     stack = load_stack(twin.stack)
-    twin.control.outage(stack.primary.name)
     p = twin.drctl(
         "failover", "--to", "secondary", "--mode", "unplanned", "--allow-data-loss", "--yes", "--json",
         "--stack", str(twin.stack), timeout=max(180.0, 600 * scale),
@@ -129,7 +134,6 @@ def one_run(twin: BenchTwin, scale: float) -> RecoveryRun:
         for e in twin.control.clock()["evaluations"]
         if e["alarm"] == stack.primary.switch_alarm_name and e["to"] == "ALARM" and e["boundary"] >= put_at
     ]
-    twin.control.restore()
     return RecoveryRun(
         scale=scale,
         rc=p.returncode,

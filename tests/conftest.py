@@ -147,7 +147,7 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 def lab(twin: Twin) -> Iterator[Twin]:
     from drctl.lab.models import SHORT_DURATIONS
 
-    twin.control.reset()  # back to AWS-magnitude durations (minutes): tests run on seconds-scale ones
+    twin.control.reset()  # durations back to AWS magnitudes x the time scale; tests run on shorter ones
     twin.control.set_durations(**SHORT_DURATIONS)
     yield twin
 

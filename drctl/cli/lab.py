@@ -317,8 +317,8 @@ def durations(
         typer.Option(help="Seconds one day of backup retention lasts (the unplanned-failover snapshot's life)."),
     ] = None,
 ) -> None:
-    """Set how long modelled transitions take in the lab (defaults: AWS's minutes). Example: drctl lab durations
-    --switchover 3 --resync 5"""
+    """Set how long modelled transitions take in the lab, in lab seconds (defaults: the magnitudes AWS documents
+    times the lab's time scale). Example: drctl lab durations --switchover 3 --resync 5"""
     options = (
         ("switchover", switchover),
         ("failover", failover),
@@ -333,7 +333,15 @@ def durations(
             "give at least one of --switchover, --failover, --promote, --warmup, --resync, --retention-day"
         )
     _admin(lambda c: c.set_durations(**given))
-    typer.echo("lab: durations " + ", ".join(f"{k.removesuffix('_s')} {v:g} s" for k, v in given.items()))
+    from drctl.lab.runtime import lab_info
+
+    info = lab_info(_home())
+    scale = info.time_scale if info is not None else 1.0
+
+    def both(v: float) -> str:
+        return f"{v:g} s" if scale == 1 else f"{v:g} s (AWS {v / scale:g} s at time scale {scale:g})"
+
+    typer.echo("lab: durations " + ", ".join(f"{k.removesuffix('_s')} {both(v)}" for k, v in given.items()))
 
 
 def _admin(call: Any) -> dict[str, Any]:

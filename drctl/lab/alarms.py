@@ -121,6 +121,7 @@ class AlarmClock:
         self.evaluated: dict[tuple[str, str], float] = {}  # last boundary evaluated (lab time)
         self.actual: dict[tuple[str, str], str] = {}  # the state the data gave at the last evaluation
         self.evaluations: list[dict[str, Any]] = []  # recent evaluations that changed a state, for /_lab/alarms
+        self.changed_at: dict[tuple[str, str], float] = {}  # when the shown state last changed (lab clock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -151,6 +152,11 @@ class AlarmClock:
         with self.lock:
             self.world.client("cloudwatch", region).put_metric_data(Namespace=namespace, MetricData=data)
             self.settle(region)
+
+    def state_since(self, region: str, name: str) -> float | None:
+        """When the alarm's shown state last changed (lab clock, epoch seconds); None if not seen changing."""
+        with self.lock:
+            return self.changed_at.get((region, name))
 
     def state(self, region: str, name: str) -> str | None:
         """The alarm's state as the lab shows it (None: unknown alarm)."""
@@ -201,6 +207,8 @@ class AlarmClock:
             key = (region, str(alarm["AlarmName"]))
             state = (str(alarm["StateValue"]), str(alarm.get("StateReason", "")))
             if self.shown.get(key) != state:
+                if self.shown.get(key, ("",))[0] != state[0]:
+                    self.changed_at[key] = self.clock()
                 self.shown[key] = state
                 if forced:
                     self.forced.add(key)
@@ -288,6 +296,8 @@ class AlarmClock:
             self.evaluated[key] = boundary
             changed = state != current or key in self.forced or alarm["StateValue"] != state
             self.forced.discard(key)
+            if state != current:
+                self.changed_at[key] = self.clock()
             self.shown[key] = (state, reason)
             if changed:
                 self._write(key, state, reason)
@@ -325,6 +335,7 @@ class AlarmClock:
             self.forced.clear()
             self.evaluated.clear()
             self.actual.clear()
+            self.changed_at.clear()
             self.evaluations = []
 
     def view(self) -> dict[str, Any]:

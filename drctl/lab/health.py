@@ -62,6 +62,7 @@ class ApiError(Exception):
 class Verdict:
     healthy: bool
     observation: str  # as in StatusReport.Status: "Success: ..." or "Failure: ..."
+    since: float | None = None  # when the raw result began (epoch seconds), if the source knows (an alarm)
 
 
 def check_region(config: dict[str, Any], tags: dict[str, str], regions: Iterable[str]) -> str | None:
@@ -92,10 +93,12 @@ def _alarm_verdict(config: dict[str, Any], world: World, last_known: bool | None
     alarm = config.get("AlarmIdentifier") or {}
     region, name = alarm.get("Region", ""), alarm.get("Name", "")
     state = None if world.is_region_down(region) else world.alarm_state(region, name)
+    since_of = getattr(world, "alarm_changed_at", None)
+    since = since_of(region, name) if since_of is not None and state in ("OK", "ALARM") else None
     if state == "OK":
-        return Verdict(True, f"Success: CloudWatch alarm {name} is in state OK")
+        return Verdict(True, f"Success: CloudWatch alarm {name} is in state OK", since)
     if state == "ALARM":
-        return Verdict(False, f"Failure: CloudWatch alarm {name} is in state ALARM")
+        return Verdict(False, f"Failure: CloudWatch alarm {name} is in state ALARM", since)
     fallback = config.get("InsufficientDataHealthStatus") or "LastKnownStatus"
     healthy = fallback == "Healthy" or (fallback == "LastKnownStatus" and last_known is not False)
     word = "Success" if healthy else "Failure"
@@ -303,9 +306,12 @@ class HealthCheckStore:
                 self.settled[check_id] = raw
                 return raw
             now = self.clock()
-            direction, since = self.turning.get(check_id, (raw.healthy, now))
+            # The turn starts when the raw result began: for an alarm, its state change (not when the lab
+            # first looked), so the check follows the alarm by exactly the modelled delay.
+            began = now if raw.since is None else now - max(0.0, time.time() - raw.since)
+            direction, since = self.turning.get(check_id, (raw.healthy, began))
             if direction != raw.healthy:
-                since = now
+                since = began
             if now - since >= self.turn_delay_s(config):
                 self.turning.pop(check_id, None)
                 self.settled[check_id] = raw

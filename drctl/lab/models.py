@@ -46,15 +46,29 @@ class Durations:
       (same user guide page); 30 minutes here.
     - retention_day_s: how long one day of backup retention lasts (the unplanned-failover snapshot is kept for
       the old primary's BackupRetentionPeriod days).
-    - warmup_s: new instances turning healthy behind the load balancer.
+    - warmup_s: a new instance turning healthy behind the load balancer: the Terraform gives a new instance
+      `health_check_grace_period = 120` s to boot (terraform/modules/region/app.tf), and its target group's
+      health check turns it healthy after `healthy_threshold` 2 x `interval` 10 s (ALB target group health
+      checks: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html);
+      120 s in all is the lab's choice of magnitude (AWS documents no boot time).
+
+    These are AWS seconds; the lab runs them times its time scale (`at_scale`, `drctl lab up --time-scale`).
+    `drctl lab durations` / LabControl.set_durations set lab seconds directly.
     """
 
     switchover_s: float = 120.0
     failover_s: float = 120.0
     promote_s: float = 60.0
-    warmup_s: float = 3.0
+    warmup_s: float = 120.0
     resync_s: float = 1800.0
     retention_day_s: float = 86400.0
+
+    @classmethod
+    def at_scale(cls, time_scale: float, **lab_seconds: float) -> Durations:
+        """AWS's magnitudes on the lab clock (times `time_scale`), with any given lab seconds on top."""
+        aws = cls()
+        scaled = {f.name: getattr(aws, f.name) * time_scale for f in fields(cls)}
+        return cls(**{**scaled, **lab_seconds})
 
 
 # Seconds-scale durations for tests, benches and the demo (the AWS magnitudes above would make each run minutes).
@@ -77,6 +91,7 @@ class LabWorld:
         self.app_faults: set[str] = set()
         self.durations = Durations()
         self.alarm_reader: Callable[[str, str], str | None] | None = None  # the lab's alarm states (alarms.py)
+        self.alarm_since_reader: Callable[[str, str], float | None] | None = None  # when they last changed
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -150,6 +165,10 @@ class LabWorld:
             if e.response.get("Error", {}).get("Code") not in ("DBClusterSnapshotNotFoundFault",):
                 raise
 
+    def alarm_changed_at(self, region: str, name: str) -> float | None:
+        """When the lab's alarm last changed state (epoch seconds), None if unknown."""
+        return self.alarm_since_reader(region, name) if self.alarm_since_reader is not None else None
+
     def alarm_state(self, region: str, name: str) -> str | None:
         """The alarm's StateValue as the lab evaluates it, None if it does not exist or cannot be read."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -175,10 +194,12 @@ class ModelSet:
         self.dir = home / "models"
         self.time_scale = time_scale
         self.world = LabWorld(emulator_url, regions)
+        self.world.durations = Durations.at_scale(time_scale)
         store = HealthCheckStore(self.dir / "health_checks.json", time_scale=time_scale)
         self.health = HealthChecks(store, self.world)
         self.alarms = AlarmClock(self.world, time_scale)
         self.world.alarm_reader = self.alarms.state
+        self.world.alarm_since_reader = self.alarms.state_since
         self.transitions = Transitions(self.world)
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions, time_scale, target_health=self.capacity)
@@ -222,7 +243,7 @@ class ModelSet:
         self.transitions.clear()
         self.capacity.clear()
         self.world.app_faults.clear()
-        self.world.durations = Durations()
+        self.world.durations = Durations.at_scale(self.time_scale)
         self.signals.profile = Profile()
         self.signals.forget_topology()
         self._save()
@@ -236,7 +257,7 @@ class ModelSet:
             return
         data = json.loads(self._path().read_text())
         self.world.app_faults = set(data.get("app_faults", []))
-        self.world.durations = Durations(**data.get("durations", {}))
+        self.world.durations = Durations.at_scale(self.time_scale, **data.get("durations", {}))
         self.signals.profile = Profile(**data.get("profile", {}))
 
     def _save(self) -> None:

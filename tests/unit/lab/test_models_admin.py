@@ -54,7 +54,7 @@ def test_settings_survive_a_restart_and_reset_restores_defaults(tmp_path: Path) 
     again.reset()
     status, health = _call(again, "GET", "health")
     assert status == 200 and health["app_faults"] == [] and health["health_checks"] == []
-    assert health["durations"]["switchover_s"] == 120.0 and health["signals"]["profile"]["lag_ms"] == 100.0
+    assert health["durations"]["switchover_s"] == 120.0  # time scale 1 and health["signals"]["profile"]["lag_ms"] == 100.0
     assert _models(tmp_path).world.app_faults == set()
 
 
@@ -71,3 +71,16 @@ def test_app_fault_toggles(tmp_path: Path, failing: bool) -> None:
     _call(models, "POST", "app-fault", {"region": "us-east-1"})
     _call(models, "POST", "app-fault", {"region": "us-east-1", "failing": failing})
     assert models.world.app_failing("us-east-1") is failing
+
+
+def test_default_durations_are_aws_magnitudes_times_the_time_scale(tmp_path: Path) -> None:
+    from drctl.lab.models import Durations, ModelSet
+
+    models = ModelSet("http://127.0.0.1:1", ("us-east-1", "us-west-2"), tmp_path, time_scale=0.02)
+    d = models.world.durations
+    assert (d.failover_s, d.switchover_s, d.promote_s, d.warmup_s) == pytest.approx((2.4, 2.4, 1.2, 2.4))
+    _call(models, "POST", "durations", {"failover_s": 0.5})  # lab seconds, as given
+    assert models.world.durations.failover_s == 0.5
+    models.reset()
+    assert models.world.durations.failover_s == pytest.approx(120.0 * 0.02)
+    assert Durations.at_scale(1.0) == Durations()

@@ -106,3 +106,22 @@ def test_endpoint_check_turns_after_request_interval_times_failure_threshold(tmp
     assert not store.settle("a", alarm_check, ok).healthy
     now[0] = 35.0
     assert store.settle("a", alarm_check, ok).healthy
+
+
+def test_an_alarm_check_turns_the_modelled_delay_after_the_alarm_changed_not_after_the_lab_looked(
+    tmp_path: Path,
+) -> None:
+    # Route53 follows the alarm's data stream; the lab times the turn from the alarm's state change, so a check
+    # first looked at some time after the change turns no later than change + delay.
+    import time
+
+    now = [100.0]
+    store = HealthCheckStore(tmp_path / "hc.json", time_scale=0.5, clock=lambda: now[0])
+    alarm_check = {"Type": "CLOUDWATCH_METRIC"}  # 30 s x 0.5 = 15 lab seconds
+    assert store.settle("a", alarm_check, Verdict(True, "Success")).healthy
+    changed = time.time() - 10.0  # the alarm went to ALARM 10 s ago
+    assert store.settle("a", alarm_check, Verdict(False, "Failure", changed)).healthy  # 10 s < 15 s
+    now[0] = 104.9
+    assert store.settle("a", alarm_check, Verdict(False, "Failure", changed)).healthy
+    now[0] = 105.1  # 15 s after the change (plus the few ms this test takes between time.time() calls)
+    assert not store.settle("a", alarm_check, Verdict(False, "Failure", changed)).healthy
