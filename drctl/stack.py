@@ -70,6 +70,27 @@ class FailoverSettings:
 
 
 @dataclass(frozen=True)
+class ProbeSettings:
+    """The "target serving" probe: an HTTP(S) GET of a URL whose host is the record name, sent to the addresses
+    the zone's authoritative servers answer for the target region (drctl/failover/serving.py). No url: off."""
+
+    url: str = ""  # e.g. https://app.payments.example.com/health; "" = not probed
+    # Statuses that count as serving: (low, high) ranges, inclusive. Default 200-399 (success and redirects).
+    expect_status: tuple[tuple[int, int], ...] = ((200, 399),)
+    timeout_s: float = 2.0  # each attempt's connect + TLS + response timeout
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    def expects(self, status: int) -> bool:
+        return any(low <= status <= high for low, high in self.expect_status)
+
+    def expected_text(self) -> str:
+        return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.expect_status)
+
+
+@dataclass(frozen=True)
 class Switch:
     """The failover switch: a metric drctl puts in the region that stays up, watched by an alarm there."""
 
@@ -133,6 +154,7 @@ class Stack:
     switch: Switch = field(default_factory=Switch)
     aws: AwsSettings = field(default_factory=AwsSettings)
     failover: FailoverSettings = field(default_factory=FailoverSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
     engine_version: str = ""
     replication_rule_id: str = ""
     health_check_interval_s: int = 30
@@ -383,6 +405,54 @@ def _failover(r: _Reader) -> FailoverSettings:
     )
 
 
+_STATUS_RE = re.compile(r"^(\d{3})(?:-(\d{3}))?$")
+
+
+def _status_ranges(r: _Reader, key: str) -> tuple[tuple[int, int], ...]:
+    """expect_status: a status (200), a range ("200-399"), or a list of them."""
+    if key not in r.data:
+        return _PROBE.expect_status
+    raw = r.data[key]
+    values = raw if isinstance(raw, list) else [raw]
+    example = 'e.g. 200, "200-399" or [200, 204]'
+    if not values:
+        raise r.fail(key, f"expected HTTP status codes, {example}, got an empty list")
+    out = []
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            low = high = value
+        elif isinstance(value, str) and (m := _STATUS_RE.match(value.strip())):
+            low, high = int(m.group(1)), int(m.group(2) or m.group(1))
+        else:
+            raise r.fail(key, f"expected HTTP status codes, {example}, got {value!r}")
+        if not 100 <= low <= high <= 599:
+            raise r.fail(key, f"HTTP status codes run from 100 to 599, low to high, got {value!r}")
+        out.append((low, high))
+    return tuple(out)
+
+
+def _probe(r: _Reader, record_name: str) -> ProbeSettings:
+    url = r.opt("url", str, _PROBE.url)
+    if url:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise r.fail("url", f"expected an http(s) URL such as https://{record_name}/health, got {url!r}")
+        if parts.hostname.rstrip(".") != record_name.lower().rstrip("."):
+            raise r.fail(
+                "url",
+                f"its host must be the record name {record_name!r} (the probe goes through the public name), "
+                f"got {parts.hostname!r}",
+            )
+    timeout = r.opt("timeout_s", float, _PROBE.timeout_s)
+    if not math.isfinite(timeout) or not 0 < timeout <= 60:
+        raise r.fail("timeout_s", f"seconds per attempt, above 0 and at most 60, got {timeout:g}")
+    return ProbeSettings(url=url, expect_status=_status_ranges(r, "expect_status"), timeout_s=timeout)
+
+
 def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
     root = _Reader(data, path)
@@ -429,6 +499,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         ),
         aws=_aws(root.table("aws", required=False)),
         failover=_failover(root.table("failover", required=False)),
+        probe=_probe(root.table("probe", required=False), r53.req("record_name", str)),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
         source=path,
     )
@@ -436,6 +507,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
 
 # Every default is the dataclass's own (one place); the parser only reads what the file overrides.
 _AWS, _OBJECTIVES, _SWITCH, _FAILOVER = AwsSettings(), Objectives(), Switch(), FailoverSettings()
+_PROBE = ProbeSettings()
 _ROUTE53_API = Route53Api()
 
 

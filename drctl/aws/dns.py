@@ -302,3 +302,11 @@ def check(stack: Stack, *, timeout_s: float = DEFAULT_TIMEOUT_S, cache: dict[str
         dataclasses.replace(a, region=region_of(list(a.records))) if a.answered else a for a in unmapped
     )
     return DnsCheck(stack.record_name, answers, regions=addresses)
+
+
+def addresses_of(stack: Stack, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[str, ...]:
+    """The addresses `name` (a CNAME target) resolves to: asked of the stack's name servers when it names some
+    (a private resolver; the lab's server, which models ELB's DNS too), else of the system resolver."""
+    if stack.name_servers:
+        return _addresses_from(_bare(name), configured_servers(stack.name_servers, timeout_s=timeout_s), timeout_s)
+    return _addresses_system(_bare(name), timeout_s)

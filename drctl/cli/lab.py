@@ -55,6 +55,11 @@ def _print_endpoints(info: Any) -> None:
     if info.dns:
         where = f"{info.dns['host']}:{info.dns['port']}"
         typer.echo(f"  {'dns':<12} {where} (UDP and TCP, authoritative for the lab zone)")
+    if info.http:
+        typer.echo(
+            f"  {'http':<12} port {info.http['port']} on each load balancer's loopback addresses (127/8, "
+            "as the lab's DNS answers them)"
+        )
     typer.echo(
         f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
     )
@@ -76,7 +81,8 @@ def up(
     port_base: Annotated[
         int | None,
         typer.Option(
-            help="First of ten loopback ports (global, regions, admin, dns at +4; emulator at +9). Example: 4710"
+            help="First of ten loopback ports (global, regions, admin, dns at +4, http at +5; emulator at +9). "
+            "Example: 4710"
         ),
     ] = None,
     time_scale: Annotated[
@@ -141,12 +147,16 @@ def status(as_json: JsonOpt = False) -> None:
         "faults": injected.get("faults", {}),
         "models": injected.get("models", False),
     }
+    if info.http:  # the port, and which load balancers listen on which addresses (or why they cannot)
+        data["http"] = {**info.http, **injected.get("http", {})}
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     _print_endpoints(info)
     typer.echo(f"  pids         {', '.join(f'{k} {v}' for k, v in info.pids.items())}")
     typer.echo(f"  outages      {', '.join(data['outages']) or 'none'}")
+    for address, problem in (data.get("http") or {}).get("problems", {}).items():
+        typer.echo(f"  http         {address}: {problem}")
     lat = data["latency"]
     typer.echo(f"  latency      {lat.get('ms', 0):g} ms (+ jitter up to {lat.get('jitter_ms', 0):g} ms)")
     faults = data["faults"]

@@ -38,6 +38,8 @@ class DeployRequest:
     variables: dict[str, Any] = field(default_factory=dict)  # non-secret Terraform variables
     aws_section: dict[str, Any] = field(default_factory=dict)  # the stack file's [aws] table
     route53_extra: dict[str, Any] = field(default_factory=dict)  # added to [route53] (the lab's name_servers)
+    # Tables added to the stack file, made from its mapping (the lab's [probe], which names the record name)
+    extra_tables: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     client: Callable[[str, str], Any] | None = None  # boto3 client maker for preflight (None: skip preflight)
     expected_account: str | None = None
     strict: bool = False
@@ -100,6 +102,8 @@ def write_stack_from_outputs(outputs: Mapping[str, Any], req: DeployRequest) -> 
         data["aws"] = dict(req.aws_section)
     if req.route53_extra and isinstance(data.get("route53"), dict):
         data["route53"] = {**data["route53"], **req.route53_extra}
+    if req.extra_tables is not None:
+        data.update(req.extra_tables(data))
     return write_stack_file(data, req.stack_path)
 
 

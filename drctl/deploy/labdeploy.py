@@ -18,9 +18,11 @@ from drctl.deploy.toolchain import copy_configuration
 from drctl.lab.access import (
     LAB_ACCESS_KEY,
     LAB_ACCOUNT_ID,
+    LAB_HEALTH_PATH,
     LAB_SECRET_KEY,
     lab_aws_section,
     name_servers_section,
+    probe_section,
 )
 
 if TYPE_CHECKING:
@@ -162,6 +164,11 @@ def lab_request(
         variables={**lab_variables(info.regions), **user_variables},
         aws_section=lab_aws_section(info.endpoints),
         route53_extra=name_servers_section(info.dns),
+        extra_tables=lambda data: probe_section(
+            info.http,
+            str((data.get("route53") or {}).get("record_name", "")),
+            str(user_variables.get("health_check_path") or LAB_HEALTH_PATH),
+        ),
         client=ClientFactory(settings).client,
         expected_account=LAB_ACCOUNT_ID,
         **flags,

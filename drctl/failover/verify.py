@@ -14,7 +14,7 @@ from drctl.aws import cloudwatch
 from drctl.aws import dns as dns_plane
 from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
-from drctl.failover import observe
+from drctl.failover import observe, serving
 from drctl.failover.app_health import verify_app_health
 from drctl.failover.context import Run
 from drctl.failover.plan import UNPLANNED
@@ -27,7 +27,8 @@ from drctl.stack import RegionStack
 
 
 def verify(run: Run) -> dict[str, Any]:
-    """Target writes; traffic moved; the old writer is fenced. Only the writer check can fail the run."""
+    """Target writes; traffic moved; DNS answers, the target serves; the old writer is fenced. Only the writer
+    check can fail the run."""
     t, s = run.target, run.source
     state = read_db_state(run)
     detached = bool(run.results.get("promote", {}).get("detached"))
@@ -42,6 +43,7 @@ def verify(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {"writer": writer}
     out["traffic"] = _verify_traffic(run)
     out["dns"] = _verify_dns(run)
+    out["serving"] = serving.verify_serving(run, out["dns"])  # "target serving": after DNS answers the target
     out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
     out["fencing"] = _verify_fencing(run, s)
     return out

@@ -26,3 +26,14 @@ def lab_aws_section(endpoints: Mapping[str, str]) -> dict[str, Any]:
 def name_servers_section(dns: Mapping[str, Any]) -> dict[str, Any]:
     """The stack file's [route53] name_servers for the lab's DNS server: ask it, not the system resolver."""
     return {"name_servers": [f"{dns['host']}:{dns['port']}"]} if dns else {}
+
+
+LAB_HEALTH_PATH = "/health"  # the lab's target groups' health check path (terraform's health_check_path default)
+
+
+def probe_section(http: Mapping[str, Any], record_name: str, path: str = LAB_HEALTH_PATH) -> dict[str, Any]:
+    """The stack file's [probe] table for the lab: GET the record name on the lab's load balancer port, so the
+    "target serving" probe is on by default in the lab (the lab's listeners are HTTP only)."""
+    if not http or not record_name:
+        return {}
+    return {"probe": {"url": f"http://{record_name.rstrip('.')}:{http['port']}{path}"}}

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from drctl.lab.albs import LoadBalancerServer
 from drctl.lab.dns import DnsServer
 from drctl.lab.emulator import reset_emulator
 from drctl.lab.faults import DROP_HEADER, GLOBAL, Faults, operations
@@ -36,6 +37,7 @@ from drctl.lab.redact import redact_params
 
 ADMIN = "admin"
 DNS = "dns"  # the lab's authoritative DNS (UDP and TCP): Route53's data plane, which no outage takes down
+HTTP = "http"  # the lab's load balancers' listeners, on their loopback addresses (drctl/lab/albs.py)
 _HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
      "transfer-encoding", "upgrade", "content-length", "expect")
@@ -94,6 +96,7 @@ class Gateway:
         self._local = threading.local()
         self.servers: dict[str, _Server] = {}
         self.dns: DnsServer | None = None
+        self.lbs: LoadBalancerServer | None = None
         self.models = load_models(self.emulator_url, self.regions, self.home, float(config.get("time_scale", 1.0)))
         if hasattr(self.models, "is_region_down"):  # the models see outages (a down region's checks fail)
             self.models.is_region_down = self.faults.is_down
@@ -107,10 +110,16 @@ class Gateway:
         if DNS in self.ports and zones is not None:
             self.dns = DnsServer("127.0.0.1", self.ports[DNS], zones)
             self.dns.start()
+        backend = getattr(self.models, "alb_backend", None)
+        if HTTP in self.ports and backend is not None:
+            self.lbs = LoadBalancerServer(self.ports[HTTP], backend)
+            self.lbs.start()
         self.models.start()
 
     def stop(self) -> None:
         self.models.stop()
+        if self.lbs is not None:
+            self.lbs.stop()
         if self.dns is not None:
             self.dns.stop()
         with self._lock:
@@ -135,11 +144,15 @@ class Gateway:
         with self._lock:
             for role in self.faults.take_down(region, route53=route53):
                 self._close(role)
+            if self.lbs is not None:  # its load balancers' listeners close too
+                self.lbs.refresh(reread=False)
 
     def restore(self, region: str | None = None) -> None:
         with self._lock:
             for role in self.faults.bring_back(region):
                 self._open(role)
+            if self.lbs is not None:
+                self.lbs.refresh(reread=False)
 
     def reset(self) -> None:
         reset_emulator(self.emulator_url)
@@ -232,6 +245,7 @@ class Gateway:
             "emulator_url": self.emulator_url,
             **self.faults.status(),
             "models": not isinstance(self.models, _NoModels),
+            **({"http": self.lbs.status()} if self.lbs is not None else {}),
         }
 
     def admin(self, method: str, path: str, body: dict[str, Any]) -> LabResponse:

@@ -21,6 +21,7 @@ from typing import Any
 from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY
 from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.alarms import AlarmClock
+from drctl.lab.albs import LabBackend
 from drctl.lab.capacity import Capacity
 from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
@@ -207,6 +208,8 @@ class ModelSet:
         self.signals.on_tick = self._tick
         # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
         self.dns_zones = LabZones(self.world, self.health.store)
+        # The lab's load balancers' data plane (drctl/lab/albs.py) answers by this capacity model's target health.
+        self.alb_backend = LabBackend(self.world, self.capacity)
         self.middlewares: list[Middleware] = [
             self.health, self.transitions, self.capacity, self.alarms, AlarmReadback()
         ]  # fmt: skip

@@ -82,6 +82,8 @@ class LabInfo:
     regions: tuple[str, str]
     time_scale: float = 1.0  # every modelled AWS duration is multiplied by this (1 = AWS's own magnitudes)
     dns: dict[str, Any] = field(default_factory=dict)  # the lab's authoritative DNS: {"host", "port"}
+    # The lab's load balancers' listeners: {"port"}, on each ALB's loopback addresses (drctl/lab/albs.py).
+    http: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lab_dir(self) -> Path:
@@ -144,7 +146,8 @@ def lab_up(
 ) -> LabInfo:
     """Start the lab under `home` (idempotent: a running, healthy lab is returned as it is).
 
-    `ports` maps "global", each region, "admin", "dns" and "emulator" to a port (default: default_ports()).
+    `ports` maps "global", each region, "admin", "dns" and "emulator" to a port (default: default_ports()); "http"
+    (the load balancers' listeners) is optional: without it the lab's ALBs accept no connections.
     `progress(message)` is called with one-line progress messages (e.g. the first-use install).
     `time_scale` multiplies every modelled AWS duration (alarm periods, health-check turns); tests and the
     demo pass a small one.
@@ -256,6 +259,7 @@ def _info_from_state(home: Path, state: dict[str, Any]) -> LabInfo:
         regions=(regions[0], regions[1]) if len(regions) == 2 else DEFAULT_REGIONS,
         time_scale=float(state.get("time_scale", 1.0)),
         dns={"host": "127.0.0.1", "port": ports["dns"]} if "dns" in ports else {},
+        http={"port": ports["http"]} if "http" in ports else {},
     )
 
 

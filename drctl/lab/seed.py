@@ -21,7 +21,14 @@ import boto3
 import botocore.config
 from botocore.exceptions import ClientError
 
-from drctl.lab.access import LAB_ACCESS_KEY, LAB_SECRET_KEY, lab_aws_section, name_servers_section
+from drctl.lab.access import (
+    LAB_ACCESS_KEY,
+    LAB_HEALTH_PATH,
+    LAB_SECRET_KEY,
+    lab_aws_section,
+    name_servers_section,
+    probe_section,
+)
 from drctl.lab.signals import lb_dimension, tg_dimension
 from drctl.stack import write_stack_file
 
@@ -88,6 +95,9 @@ class LabEndpoints(Protocol):
 
     @property
     def dns(self) -> Mapping[str, Any]: ...  # the lab's authoritative DNS: {"host", "port"}, or empty
+
+    @property
+    def http(self) -> Mapping[str, Any]: ...  # the lab's load balancers' listeners: {"port"}, or empty
 
 
 def _short(region: str) -> str:
@@ -212,7 +222,7 @@ def _web_tier(c: _Clients, region: str) -> dict[str, str]:
             Port=80,
             VpcId=vpc_id,
             TargetType="instance",
-            HealthCheckPath="/health",
+            HealthCheckPath=LAB_HEALTH_PATH,
         )["TargetGroups"][0],
         lambda: elb.describe_target_groups(Names=[f"{NAME}-{short}"])["TargetGroups"][0],
         "DuplicateTargetGroupName",
@@ -536,6 +546,7 @@ def _stack_mapping(
             **name_servers_section(info.dns),
         },
         "objectives": {"rpo_s": 5, "rto_s": 600, "max_switchover_lag_ms": 1000},
+        **probe_section(info.http, RECORD),
         "s3": {"replication_rule_id": RULE_ID},
         "aws": {
             "connect_timeout_s": 2,

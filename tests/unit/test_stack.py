@@ -64,6 +64,19 @@ def test_missing_key_names_key_and_file(tmp_path: Path) -> None:
         (lambda d: d["route53"].__setitem__("name_servers", ["::1"]), "IPv6 address goes in brackets"),
         (lambda d: d["route53"].__setitem__("name_servers", ["bad host:53"]), "neither an IP address nor"),
         (lambda d: d["route53"].__setitem__("name_servers", [53]), 'expected "host:port" strings'),
+        (
+            lambda d: d.__setitem__("probe", {"url": "ftp://app.payments.example.com/"}),
+            "probe.url: expected an http",
+        ),
+        (lambda d: d.__setitem__("probe", {"url": "https://app.payments.example.com:x/"}), "probe.url: expected"),
+        (lambda d: d.__setitem__("probe", {"url": "https://other.example.com/"}), "its host must be the record"),
+        (lambda d: d.__setitem__("probe", {"expect_status": "2xx"}), "probe.expect_status: expected HTTP status"),
+        (lambda d: d.__setitem__("probe", {"expect_status": [700]}), "run from 100 to 599"),
+        (lambda d: d.__setitem__("probe", {"expect_status": "399-200"}), "low to high"),
+        (lambda d: d.__setitem__("probe", {"expect_status": []}), "got an empty list"),
+        (lambda d: d.__setitem__("probe", {"expect_status": True}), "expected HTTP status codes"),
+        (lambda d: d.__setitem__("probe", {"timeout_s": 0}), "probe.timeout_s: seconds per attempt"),
+        (lambda d: d.__setitem__("probe", {"timeout_s": "2"}), "probe.timeout_s: expected float"),
         (lambda d: d["route53"].__setitem__("max_requests_per_s", 0), "route53.max_requests_per_s: requests per"),
         (lambda d: d["route53"].__setitem__("max_requests_per_s", float("nan")), "route53.max_requests_per_s"),
         (lambda d: d["route53"].__setitem__("burst", 0), "route53.burst: requests sent at once, 1 to 1000"),
@@ -94,6 +107,19 @@ def test_name_servers_round_trip(tmp_path: Path) -> None:
     stack = load_stack(write_stack_file(data, tmp_path / "stack.toml"))
     assert stack.name_servers == ("127.0.0.1:5353", "[::1]:53", "ns-1.awsdns-1.com")
     assert load_stack(EXAMPLE).name_servers == ()
+
+
+def test_probe_defaults_and_round_trip(tmp_path: Path) -> None:
+    assert load_stack(EXAMPLE).probe.url == ""  # off unless the file names a url
+    assert load_stack(EXAMPLE).probe.expect_status == ((200, 399),)
+    data = example()
+    data["probe"] = {"url": "https://APP.payments.example.com./health", "expect_status": [200, "301-302"]}
+    probe = load_stack(write_stack_file(data, tmp_path / "stack.toml")).probe
+    assert (probe.host, probe.expect_status, probe.timeout_s) == (
+        "app.payments.example.com.",
+        ((200, 200), (301, 302)),
+        2.0,
+    )
 
 
 def test_app_health_alarms_per_region(tmp_path: Path) -> None:

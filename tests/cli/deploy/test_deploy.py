@@ -108,7 +108,8 @@ def test_deploy_applies_with_progress_and_writes_the_stack(fake_tf: Path, tmp_pa
     ui = RecordingUi()
     aws = {"endpoints": {"us-east-1": "http://127.0.0.1:1"}, "static_credentials": {"access_key_id": "test"}}
     extra = {"name_servers": ["127.0.0.1:4714"]}  # what `deploy --lab` adds: the lab's DNS server
-    result = deploy(request(tmp_path, aws_section=aws, route53_extra=extra), ui)
+    probe = lambda data: {"probe": {"url": f"http://{data['route53']['record_name']}:4715/health"}}  # noqa: E731
+    result = deploy(request(tmp_path, aws_section=aws, route53_extra=extra, extra_tables=probe), ui)
     assert result.changed
     assert commands(fake_tf) == ["version", "init", "validate", "plan", "show", "apply", "output"]
     assert [p for p in ui.progress_seen if p[2] == "apply_complete"] == [
@@ -120,6 +121,7 @@ def test_deploy_applies_with_progress_and_writes_the_stack(fake_tf: Path, tmp_pa
     assert stack.name == "payments-test" and stack.primary.name == "us-east-1"
     assert stack.aws.endpoints == {"us-east-1": "http://127.0.0.1:1"}
     assert stack.name_servers == ("127.0.0.1:4714",) and stack.record_name
+    assert stack.probe.url == f"http://{stack.record_name}:4715/health"  # ... and the lab's [probe]
 
 
 def test_no_changes_skips_apply(fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

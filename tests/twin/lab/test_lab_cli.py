@@ -35,6 +35,8 @@ def test_up_status_outage_restore_down_purge(tmp_path: Path, lab_tools) -> None:
             "us-west-2": f"http://127.0.0.1:{base + 2}",
             "global": f"http://127.0.0.1:{base}",
         }
+        # The load balancers' port: nothing listens before a load balancer exists.
+        assert data["http"] == {"port": base + 5, "listening": {}, "problems": {}}
         assert data["outages"] == [] and data["faults"] == {
             "throttle_rate": 0.0,
             "error_rate": 0.0,
