@@ -173,8 +173,9 @@ def clock_start(log: RunLog) -> float:
 
 
 def recovery_points(log: RunLog) -> list[RecoveryPoint]:
-    """The run's recovery milestones, first observation of each, in the documented order; times from the RTO
-    clock's start with the operator's time at the confirmation prompt left out (it precedes every milestone)."""
+    """The run's recovery milestones, first observation of each, in time order (ties: the documented order);
+    times from the RTO clock's start with the operator's time at the confirmation prompt left out (it precedes
+    every milestone)."""
     t0 = clock_start(log) + operator_seconds(compute_phases(log))
     first: dict[str, Milestone] = {}
     for m in log.of(Milestone):
@@ -193,7 +194,7 @@ def recovery_points(log: RunLog) -> list[RecoveryPoint]:
             )
         )
     rank = {n: i for i, n in enumerate(RECOVERY_ORDER)}
-    return sorted(points, key=lambda p: (rank.get(p.name, len(rank)), p.at_s))
+    return sorted(points, key=lambda p: (p.at_s, rank.get(p.name, len(rank))))  # a timeline: by time
 
 
 def headline(points: list[RecoveryPoint]) -> RecoveryPoint | None:

@@ -187,6 +187,7 @@ def test_recovery_points_come_from_milestones_and_the_headline_is_dns_not_the_ru
         m("switch datapoint put", 9.5),
         m("DNS answers target", 75.0, ttl_s=60),
         m("database writable", 30.0),  # a later re-read: the first observation counts
+        m("target serving", 77.0),
     ]
     records = [{**start.to_record(), "ts": datetime.fromtimestamp(t0, UTC).isoformat()}]
     records += [{**e.to_record(), "ts": datetime.fromtimestamp(t0 + 1, UTC).isoformat()} for e in events]
@@ -196,11 +197,12 @@ def test_recovery_points_come_from_milestones_and_the_headline_is_dns_not_the_ru
         ("database writable", 10.0),
         ("switch datapoint put", 10.5),
         ("DNS answers target", 76.0),
-        ("clients converge", 136.0),
+        ("target serving", 78.0),
+        ("clients converge", 136.0),  # a bound, listed at its time (a timeline)
     ]
     assert points[-1].bound and "TTL" in points[-1].source
     top = headline(points)
-    assert top is not None and (top.name, top.at_s) == ("DNS answers target", 76.0)
+    assert top is not None and (top.name, top.at_s) == ("target serving", 78.0)  # probed: serving is the headline
 
 
 def test_without_a_dns_answer_there_is_no_headline() -> None:
