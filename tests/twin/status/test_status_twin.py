@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from drctl.aws import ratelimit
 from drctl.cli.app import run
 from drctl.errors import ExitCode
 
@@ -19,6 +20,9 @@ POLL_S = 30.0  # the lab evaluates alarms at their (scaled) period; a loaded mac
 
 
 def status(capsys: pytest.CaptureFixture[str], stack: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    # Each `drctl status` is its own process with full client-side rate-limit buckets (drctl/aws/ratelimit.py);
+    # in-process calls would share one.
+    ratelimit.forget_shared()
     rc = run(["status", "--stack", str(stack), "--json", "--timeout", "4", *extra])
     out = capsys.readouterr().out
     return rc, json.loads(out)
