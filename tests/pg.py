@@ -48,7 +48,9 @@ class PgServer:
         return f"127.0.0.1:{self.port}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(list(args), user=self.user, capture_output=True, text=True, timeout=60, cwd=self.root)
+        done = subprocess.run(
+            list(args), user=self.user, capture_output=True, text=True, timeout=60, cwd=self.root
+        )
         if check and done.returncode:
             raise RuntimeError(f"{Path(args[0]).name} failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
         return done
