@@ -53,7 +53,8 @@ def run(
     stack_file: StackOpt = None,
 ) -> None:
     """Write, then read back and print the ground truth:
-    [bold]drctl canary run --endpoint db.example.internal:5432 --database app --duration 60[/bold]. Its record: $DRCTL_HOME/canary/RUN_ID.
+    [bold]drctl canary run --endpoint db.example.internal:5432 --database app --duration 60[/bold].
+    Its record: $DRCTL_HOME/canary/RUN_ID.
 
     Password: DRCTL_CANARY_PASSWORD (with --user or DRCTL_CANARY_USER), else the stack's [canary] secret_arn
     (Secrets Manager), else its [canary.static_credentials] (labs). Never on the command line.
