@@ -94,21 +94,41 @@ class CheckResult:
         return round((self.acked - 1 - len(self.outages)) / span, 2) if span > 0 else None
 
     def rpo_line(self) -> str:
-        if self.missing == 0:
-            return f"RPO (canary, measured): 0 of {self.acked} acknowledged transactions lost"
-        return (
-            f"RPO (canary, measured): {self.missing} of {self.acked} acknowledged transactions lost, "
-            f"window {self.missing_window_s:.3f} s (seq {self.first_missing_seq}-{self.last_missing_seq})"
-        )
+        return rpo_text(self.to_dict())
 
     def outage_line(self) -> str:
-        if not self.outages:
-            return "write outage (canary, measured): none — every attempt was acknowledged"
-        o = max(self.outages, key=lambda x: x.duration_s if x.duration_s is not None else float("inf"))
-        if o.duration_s is None:
-            return f"write outage (canary, measured): not recovered by the end of the run (from {_iso(o.from_t)})"
-        more = f" ({len(self.outages)} breaks)" if len(self.outages) > 1 else ""
-        return f"write outage (canary, measured, local wall clock): {o.duration_s:.3f} s{more}"
+        return outage_text(self.to_dict())
+
+
+def rpo_text(d: dict[str, Any]) -> str:
+    """ "RPO (canary, measured): N of M acknowledged transactions lost, window X s" from a result's dict."""
+    if d.get("error"):
+        return f"RPO (canary, measured): unknown — the read-back failed: {d['error']}"
+    n, acked = d.get("missing", 0), d.get("acked", 0)
+    if not n:
+        return f"RPO (canary, measured): 0 of {acked} acknowledged transactions lost"
+    return (
+        f"RPO (canary, measured): {n} of {acked} acknowledged transactions lost, window "
+        f"{d.get('missing_window_s', 0):.3f} s (seq {d.get('first_missing_seq')}-{d.get('last_missing_seq')}, "
+        "acknowledgement times, local wall clock)"
+    )
+
+
+def outage_text(d: dict[str, Any]) -> str:
+    """ "write outage (canary, measured): X s" (the longest break) from a result's dict."""
+    outages = [o for o in d.get("outages") or [] if isinstance(o, dict)]
+    if d.get("error") and not outages:
+        return "write outage (canary, measured): unknown — the read-back failed"
+    if not outages:
+        return "write outage (canary, measured): none — every attempt was acknowledged"
+    if any(o.get("duration_s") is None for o in outages):
+        return "write outage (canary, measured): writes had not resumed by the end of the canary"
+    longest = max(float(o["duration_s"]) for o in outages)
+    more = f", the longest of {len(outages)} breaks" if len(outages) > 1 else ""
+    return (
+        f"write outage (canary, measured): {longest:.3f} s{more} — last acknowledged commit before the break "
+        "to the first after it, local wall clock"
+    )
 
 
 def read_log(folder: Path) -> list[dict[str, Any]]:

@@ -97,6 +97,8 @@ def connect_error(ep: Endpoint, database: str, creds: Credentials, e: Exception)
             f"PostgreSQL {ep} rejected user {creds.user!r}",
             hint=f"check the canary's credentials ({creds.source or 'given'})",
         )
+    if sqlstate == "42501":
+        return AuthError(f"PostgreSQL {ep}: user {creds.user!r} may not do that: {text}", hint="grant it")
     if sqlstate == "3D000":
         return ConfigError(f"PostgreSQL {ep} has no database {database!r}", hint="check --database")
     return Unreachable(f"PostgreSQL {ep} does not answer: {text}", hint="check --endpoint and the network")
@@ -139,6 +141,8 @@ def ensure_table(conn: psycopg.Connection[Any], ep: Endpoint) -> None:
 
 def open_writer(ep: Endpoint, database: str, creds: Credentials) -> psycopg.Connection[Any]:
     """A connection to a writable server with the canary table in place, or a one-line typed error."""
+    import psycopg
+
     conn = connect(ep, database, creds)
     try:
         if read_only(conn):
@@ -147,6 +151,9 @@ def open_writer(ep: Endpoint, database: str, creds: Credentials) -> psycopg.Conn
                 hint="point the canary at the writer endpoint; nothing was written",
             )
         ensure_table(conn, ep)
+    except psycopg.Error as e:  # the server went away, or refused the statement (privileges)
+        conn.close()
+        raise connect_error(ep, database, creds, e) from None
     except BaseException:
         conn.close()
         raise

@@ -93,10 +93,15 @@ class Writer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def open(self) -> None:
-        """Connect to the first writable endpoint and create the table; a one-line typed error (and nothing
-        written) when none will do. Writes the canary's meta file (no secret in it)."""
-        self._conn = self._connect(raise_errors=True)
+    def open(self, conn: Any = None) -> None:
+        """Connect to the first writable endpoint and create the table (or take `conn`, from probe()); a
+        one-line typed error, and nothing written locally, when none will do."""
+        self._conn = conn if conn is not None else self._connect(raise_errors=True)
+
+    def _open_record(self) -> None:
+        """The canary's folder, its meta file (no secret in it) and the ack log, opened for appending."""
+        if self._log is not None:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = {
             "run_id": self.run_id,
@@ -121,6 +126,7 @@ class Writer:
 
     def start(self, duration_s: float | None = None) -> None:
         """Run in a background thread (open() first) until stop() or duration_s."""
+        self._open_record()
         self._thread = threading.Thread(target=self.run, args=(duration_s,), name="drctl-canary", daemon=True)
         self._thread.start()
 
@@ -133,6 +139,7 @@ class Writer:
     # ------------------------------------------------------------------ the loop
 
     def run(self, duration_s: float | None = None, on_tick: Callable[[Stats], None] | None = None) -> Stats:
+        self._open_record()
         interval = 1.0 / self.rate
         start = time.monotonic()
         deadline = start + duration_s if duration_s is not None else None
@@ -216,6 +223,20 @@ class Writer:
         self._log.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self._log.flush()
         os.fsync(self._log.fileno())
+
+
+def probe(endpoints: Sequence[Endpoint], database: str, creds: Credentials) -> tuple[Any, Endpoint]:
+    """Before a failover: a connection to the first writable endpoint with the table in place, or the last
+    endpoint's one-line typed error. Nothing is written locally."""
+    last: DrctlError | None = None
+    for ep in endpoints:
+        try:
+            return db.open_writer(ep, database, creds), ep
+        except DrctlError as e:
+            last = e
+    if last is None:
+        raise ConfigError("the canary has no endpoint", hint="set [canary] endpoints in the stack file")
+    raise last
 
 
 def _line(e: Exception) -> str:
