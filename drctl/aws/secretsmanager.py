@@ -4,7 +4,7 @@ GetSecretValue returns the secret in `SecretString`
 (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html). A database secret,
 and the master-user secret RDS manages for a cluster, is a JSON object with at least `username` and `password`
 (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html).
-docs/fidelity.md D-40. The value never leaves the process: callers hold it in memory and pass it to the client.
+docs/fidelity.md D-27. The value never leaves the process: callers hold it in memory and pass it to the client.
 """
 
 from __future__ import annotations
