@@ -29,10 +29,12 @@ EndpointOpt = Annotated[
     typer.Option(
         "--endpoint",
         help="PostgreSQL host:port; repeat for one per region: the writer is the first that accepts writes. "
-        "Default: the stack's [canary] endpoints.",
+        "Default: the stack's \\[canary] endpoints.",
     ),
 ]
-DatabaseOpt = Annotated[str | None, typer.Option("--database", help="Database name (default: [canary] database).")]
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database", help="Database name (default: \\[canary] database).")
+]
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Database user when the password comes from DRCTL_CANARY_PASSWORD.")
 ]
@@ -47,17 +49,18 @@ def run(
         float | None, typer.Option("--duration", help="Seconds to write, then check. Default: until Ctrl-C.")
     ] = None,
     rate: Annotated[
-        float | None, typer.Option("--rate", help="Transactions per second (default: [canary] rate, or 20).")
+        float | None, typer.Option("--rate", help="Transactions per second (default: \\[canary] rate, or 20).")
     ] = None,
     json_output: JsonOpt = False,
     stack_file: StackOpt = None,
 ) -> None:
-    """Write, then read back and print the ground truth:
-    [bold]drctl canary run --endpoint db.example.internal:5432 --database app --duration 60[/bold].
-    Its record: $DRCTL_HOME/canary/RUN_ID.
+    """Write numbered transactions, then read them back: ground-truth RPO and write outage.
 
-    Password: DRCTL_CANARY_PASSWORD (with --user or DRCTL_CANARY_USER), else the stack's [canary] secret_arn
-    (Secrets Manager), else its [canary.static_credentials] (labs). Never on the command line.
+    [bold]drctl canary run --endpoint db.example.internal:5432 --database app --duration 60[/bold]
+    (its record: $DRCTL_HOME/canary/RUN_ID; Ctrl-C without --duration).
+
+    Password: DRCTL_CANARY_PASSWORD (with --user or DRCTL_CANARY_USER), else the stack's \\[canary] secret_arn
+    (Secrets Manager), else its \\[canary.static_credentials] (labs). Never on the command line.
 
     Exit codes: 0 done, 2 bad command line, 4 configuration (no endpoint, database or credentials), 5 credentials
     rejected, 6 endpoint unreachable, 7 refused (read-only endpoint, or a canary table of another shape: nothing
@@ -104,8 +107,9 @@ def check_cmd(
     json_output: JsonOpt = False,
     stack_file: StackOpt = None,
 ) -> None:
-    """Read a run's canary back from the current writer:
-    [bold]drctl canary check --run 20261202T190000Z-ab12[/bold].
+    """Read a run's canary back from the current writer.
+
+    [bold]drctl canary check --run 20261202T190000Z-ab12[/bold]
 
     Reads the endpoints and database the run wrote to (or --endpoint, e.g. the new writer's), counts the
     acknowledged commits it no longer has, and shows the write outages.

@@ -62,7 +62,7 @@ def failover(
         bool,
         typer.Option(
             "--canary",
-            help="Write numbered transactions through the stack's [canary] endpoints for the whole run, then "
+            help="Write numbered transactions through the stack's \\[canary] endpoints for the whole run, then "
             "read them back: ground-truth RPO (acknowledged transactions lost) and write outage in the report. "
             "Example: drctl failover --to secondary --canary",
         ),
