@@ -11,7 +11,7 @@ import typer
 
 from drctl.cli.app import app
 from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
-from drctl.errors import Stopped, UsageError
+from drctl.errors import ConfigError, Stopped, UsageError
 from drctl.models import FlipMethod, Mode
 
 if TYPE_CHECKING:
@@ -122,6 +122,11 @@ def failover(
 
     show = render.report_json if json_output else render.report_text
     truth = None
+    if canary and dry_run and not stack.canary.configured:
+        raise ConfigError(
+            f"--canary: stack {stack.name} has no database endpoint for the canary",
+            hint="add [canary] endpoints and database to the stack file (README: the canary)",
+        )
     if (canary or stack.canary.on_failover) and not resume and not dry_run:
         from drctl.canary.failover import FailoverCanary
 

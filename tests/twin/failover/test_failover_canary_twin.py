@@ -54,8 +54,10 @@ def test_failover_with_the_canary_reports_ground_truth_beside_the_estimate(
     events = [json.loads(line) for line in Path(report["journal"]).read_text().splitlines()]
     assert events[-1]["event"] == "canary" and events[-1]["result"]["acked"] == truth["acked"]
     assert (run_dir / "canary" / "acks.jsonl").is_file()
-    md = write_reports(run_dir)["md"].read_text()
+    written = write_reports(run_dir)
+    md, html = written["md"].read_text(), written["html"].read_text()
     assert "| RPO (canary, measured) | 0 of" in md and "| Write outage (canary, measured) |" in md
+    assert "RPO (canary, measured)" in html and "Write outage (canary, measured)" in html
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert pg.PASSWORD.encode() not in path.read_bytes(), path

@@ -104,3 +104,34 @@ def test_endpoints_parse() -> None:
     assert Endpoint.parse("db.internal") == Endpoint("db.internal", 5432)
     with pytest.raises(ConfigError):
         Endpoint.parse("db:99999")
+
+
+def test_the_failover_text_report_puts_the_canary_beside_the_estimate() -> None:
+    import io
+
+    from drctl.failover.render import report_text
+    from drctl.failover.runner import RunReport
+
+    result = analyse(
+        "r",
+        [ack(1, 10.0), {"k": "fail", "seq": 2, "t": 10.1, "error": "x"}, ack(3, 12.5), ack(4, 12.55)],
+        present=[1, 3],
+        read_from="h:1",
+    ).to_dict()
+    report = RunReport(
+        run_id="20261202T190000Z-ab12",
+        outcome="completed",
+        from_region="us-east-1",
+        to_region="us-west-2",
+        mode="unplanned",
+        rpo={"rpo_s": 2.5, "source": "AuroraGlobalDBRPOLag", "estimate": True},
+        canary=result,
+    )
+    out = io.StringIO()
+    report_text(report, out)
+    lines = out.getvalue().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("RPO (estimated"))
+    assert lines[at + 1].startswith(
+        "RPO (canary, measured): 1 of 3 acknowledged transactions lost, window 0.000 s"
+    )
+    assert lines[at + 2].startswith("write outage (canary, measured): 2.500 s")
