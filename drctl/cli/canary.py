@@ -87,11 +87,10 @@ def run(
         _wait(writer, duration, json_output)
     except KeyboardInterrupt:
         _say("stopping the canary (Ctrl-C); checking", json_output)
-    stats = writer.stop()
+    writer.stop()
     writer.close()
     result = check(writer.folder, endpoints, db_name, creds)
     _show(result, json_output, extra={"rate_requested_per_s": writer.rate, "folder": str(writer.folder)})
-    del stats
 
 
 @canary_app.command("check")

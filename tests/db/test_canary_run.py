@@ -42,8 +42,8 @@ def test_kill_mid_run_every_acknowledged_commit_is_present_and_the_outage_spans_
         env=canary_env,
     )  # fmt: skip
     time.sleep(1.5)
-    killed_at = time.time()
     pg_own.kill()
+    killed_at = time.time()  # the server is gone: no commit can be acknowledged after this
     time.sleep(1.0)
     restarting_at = time.time()  # no commit can be acknowledged before the server is asked to start
     pg_own.start()
