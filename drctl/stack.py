@@ -91,6 +91,29 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class CanarySettings:
+    """`[canary]`: where `drctl canary` and `drctl failover --canary` write (drctl/canary).
+
+    `endpoints` are PostgreSQL "host:port"s tried in order; the writer is the first that accepts writes (a
+    global writer endpoint alone, or one endpoint per region). Credentials: `secret_arn` (Secrets Manager, on AWS)
+    or, for labs only, `[canary.static_credentials]` user/password; DRCTL_CANARY_USER/DRCTL_CANARY_PASSWORD in the
+    environment override both. Hook for later: endpoints read from DescribeDBClusters (not done)."""
+
+    endpoints: tuple[str, ...] = ()
+    database: str = ""
+    secret_arn: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    rate: float = 20.0
+    # `drctl failover` runs the canary without --canary (the lab turns this on once its databases exist)
+    on_failover: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.endpoints and self.database)
+
+
+@dataclass(frozen=True)
 class Switch:
     """The failover switch: a metric drctl puts in the region that stays up, watched by an alarm there."""
 
@@ -162,6 +185,7 @@ class Stack:
     # DNS servers to ask for the record ("host:port"); empty: the zone's authoritative servers, found via DNS.
     name_servers: tuple[str, ...] = ()
     route53_api: Route53Api = field(default_factory=Route53Api)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     source: Path | None = None
 
     @property
@@ -453,6 +477,33 @@ def _probe(r: _Reader, record_name: str) -> ProbeSettings:
     return ProbeSettings(url=url, expect_status=_status_ranges(r, "expect_status"), timeout_s=timeout)
 
 
+def _canary(r: _Reader) -> CanarySettings:
+    raw = r.data.get("endpoints", [])
+    if isinstance(raw, dict):  # one per region: {"us-east-1" = "host:port", ...}
+        raw = list(raw.values())
+    if isinstance(r.data.get("endpoint"), str):
+        raw = [r.data["endpoint"], *raw]
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+        raise r.fail("endpoints", 'expected "host:port" strings, e.g. ["db.example.internal:5432"]')
+    for value in raw:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise r.fail("endpoints", f"{value!r} is not host:port")
+    rate = r.opt("rate", float, _CANARY.rate)
+    if not math.isfinite(rate) or not 0 < rate <= 1000:
+        raise r.fail("rate", f"transactions per second, above 0 and at most 1000, got {rate:g}")
+    creds = r.table("static_credentials", required=False)
+    return CanarySettings(
+        endpoints=tuple(raw),
+        database=r.opt("database", str, ""),
+        secret_arn=r.opt("secret_arn", str, ""),
+        user=creds.opt("user", str, ""),
+        password=creds.opt("password", str, ""),
+        rate=rate,
+        on_failover=r.opt("on_failover", bool, False),
+    )
+
+
 def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
     root = _Reader(data, path)
@@ -501,6 +552,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         failover=_failover(root.table("failover", required=False)),
         probe=_probe(root.table("probe", required=False), r53.req("record_name", str)),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
+        canary=_canary(root.table("canary", required=False)),
         source=path,
     )
 
@@ -509,6 +561,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
 _AWS, _OBJECTIVES, _SWITCH, _FAILOVER = AwsSettings(), Objectives(), Switch(), FailoverSettings()
 _PROBE = ProbeSettings()
 _ROUTE53_API = Route53Api()
+_CANARY = CanarySettings()
 
 
 def resolve_stack_path(explicit: str | Path | None = None) -> Path:

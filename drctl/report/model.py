@@ -100,6 +100,7 @@ class RunModel:
     capacity: dict[str, Any] = field(default_factory=dict)  # the capacity step's summary (see capacity_text)
     rto_end_s: float | None = None  # where the RTO clock stopped, relative to the run header
     rto_clock: str = ""  # where the RTO clock started, in words ("0.4 s before the run header (...)")
+    canary: dict[str, Any] = field(default_factory=dict)  # ground truth of `failover --canary` (drctl/canary)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,6 +182,7 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         capacity=_capacity(results),
         rto_end_s=rto.end_s,
         rto_clock=rto.clock,
+        canary=log.canary,
     )
     model.objectives = _objectives(model, header.objectives)
     return model
