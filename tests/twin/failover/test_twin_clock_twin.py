@@ -96,26 +96,14 @@ def second_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNames
 
 
 @pytest.fixture
-def second(second_lab: SimpleNamespace, tmp_path: Path) -> tuple[Any, Path]:
+def second(second_lab: SimpleNamespace, tmp_path: Path, lab_tools: Any) -> tuple[Any, Path]:
     second_lab.control.reset()
     second_lab.control.set_durations(**SHORT_DURATIONS)
     stack = seed_topology(second_lab.info, tmp_path)
     second_lab.control.set_lag(200)
-    second_lab.client = lambda service, region: _client(second_lab.info, service, region)
+    second_lab.client = lambda service, region: lab_tools.boto3_client(second_lab.info, service, region)
     wait_for_lag(second_lab)
     return second_lab, stack
-
-
-def _client(info: Any, service: str, region: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=info.endpoints[region],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def check_unplanned_run_on_the_lab_clock(
