@@ -51,3 +51,10 @@ class Run:
 
     def remaining(self) -> float:
         return max(1.0, self.deadline - time.monotonic())
+
+
+def traffic_bound_s(run: Run) -> float:
+    """How long verification waits for traffic to show moved (Route53's answer, DNS, the probe): one
+    health-check turn (RequestInterval x FailureThreshold) and 30 s of slack, within the run's deadline."""
+    stack = run.stack
+    return min(run.remaining(), stack.health_check_interval_s * stack.health_check_failure_threshold + 30)

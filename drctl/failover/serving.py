@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from drctl.aws import dns as dns_plane
-from drctl.failover.context import Run
+from drctl.failover.context import Run, traffic_bound_s
 from drctl.stack import ProbeSettings
 
 PROBE_POLL_S = 0.5
@@ -189,7 +189,7 @@ def verify_serving(
             "detail": f"GET {settings.url} not sent",
         }
     started = time.monotonic()
-    bound = min(run.remaining(), stack.health_check_interval_s * stack.health_check_failure_threshold + 30)
+    bound = traffic_bound_s(run)
 
     def served(attempt: Attempt, at: float) -> None:
         run.milestone(

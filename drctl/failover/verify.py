@@ -16,7 +16,7 @@ from drctl.aws.errors import error_code
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe, serving
 from drctl.failover.app_health import verify_app_health
-from drctl.failover.context import Run
+from drctl.failover.context import Run, traffic_bound_s
 from drctl.failover.plan import UNPLANNED
 from drctl.failover.preflight import read_global
 from drctl.failover.promote import promoted, read_db_state
@@ -56,7 +56,7 @@ def _verify_traffic(run: Run) -> dict[str, Any]:
         if s.role != "primary":
             return {"verdict": "unverifiable", "detail": "Route53 control plane not called in unplanned mode"}
         return _switch_verdict(run, s)
-    bound = min(run.remaining(), run.stack.health_check_interval_s * run.stack.health_check_failure_threshold + 30)
+    bound = traffic_bound_s(run)
 
     def moved() -> observe.Serving:
         serving = observe.read_serving(run.clients, run.stack)
@@ -152,7 +152,7 @@ def _verify_dns(run: Run) -> dict[str, Any]:
     clock and monotonic), so the run can show "DNS answers target" as an RTO phase."""
     stack, t = run.stack, run.target
     started = time.monotonic()
-    bound = min(run.remaining(), stack.health_check_interval_s * stack.health_check_failure_threshold + 30)
+    bound = traffic_bound_s(run)
     cache: dict[str, Any] = {}
     first: dict[str, Any] = {}
     silent = polls = 0
