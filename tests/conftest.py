@@ -138,7 +138,7 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
     home = tmp_path_factory.mktemp("twin")
     try:
-        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE)
+        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE, databases=False)
         yield Twin(info=info, control=LabControl(info.admin_url), home=home)
     finally:
         lab_down(home)

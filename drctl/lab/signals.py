@@ -194,6 +194,9 @@ class Signals:
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
+        # Measured lag of a region's secondary (replication, RPO) in ms, when the lab runs real databases
+        # (drctl/lab/databases.py); None from it, or no source: the profile's simulated lag.
+        self.lag_source: Callable[[str], tuple[float, float] | None] | None = None
         # How samples reach the emulator (models.py routes them through the alarm model, drctl/lab/alarms.py).
         self.put_metric_data: Callable[[str, str, list[dict[str, Any]]], None] = self._put
         self._stop = threading.Event()
@@ -242,14 +245,23 @@ class Signals:
             dim_sets = {"cluster": [[cluster_dim]], "source-region": [[cluster_dim, source_dim]]}.get(
                 p.lag_dimensions, [[cluster_dim], [cluster_dim, source_dim]]
             )
+            measured = self.lag_source(region) if self.lag_source is not None else None
+            replication_ms, rpo_ms = measured if measured is not None else (p.lag_ms, p.lag_ms)
             lag_data: list[dict[str, Any]] = [
-                {"MetricName": name, "Dimensions": dims, "Value": p.lag_ms, "Unit": "Milliseconds"}
-                for name in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
+                {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Milliseconds"}
+                for name, value in (("AuroraGlobalDBReplicationLag", replication_ms), ("AuroraGlobalDBRPOLag", rpo_ms))
                 for dims in dim_sets
             ]
             self.put_metric_data(region, "AWS/RDS", lag_data)
             published["rds"].append(
-                {"cluster": arn_name(arn), "region": region, "lag_ms": p.lag_ms, "dimensions": dim_sets}
+                {
+                    "cluster": arn_name(arn),
+                    "region": region,
+                    "lag_ms": rpo_ms,
+                    "replication_lag_ms": replication_ms,
+                    "source": "measured (real replication)" if measured is not None else "simulated",
+                    "dimensions": dim_sets,
+                }
             )
         for region in sorted(writer_regions or set(self.world.regions)):
             if self.world.is_region_down(region):
