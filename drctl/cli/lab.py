@@ -66,6 +66,24 @@ def _print_endpoints(info: Any) -> None:
     typer.echo(f"  time scale   {_scaled(info.time_scale)}")
 
 
+def _print_databases(dbs: dict[str, Any] | None) -> None:
+    if not dbs:
+        return
+    if not dbs.get("running"):
+        typer.echo("  databases    not started (they start once a global cluster exists)")
+        return
+    for region, db in dbs.get("regions", {}).items():
+        where = f"{db['host']}:{db['port']}"
+        state = db["role"] + ("" if db.get("accepting") else ", refusing connections (outage)")
+        typer.echo(f"  db {region:<9} {where} PostgreSQL, {state}")
+    typer.echo(
+        f"  WAL stream   {dbs.get('wal_stream')}, delay {dbs.get('wal_delay_ms', 0):g} ms; user "
+        f"{dbs.get('user')} (password in the lab's stack files)"
+    )
+    if dbs.get("error"):
+        typer.echo(f"  db problem   {dbs['error']}")
+
+
 def _scaled(scale: float) -> str:
     """The lab clock in words: lab seconds beside AWS's for one standard alarm period."""
     if scale == 1:
@@ -149,6 +167,8 @@ def status(as_json: JsonOpt = False) -> None:
     }
     if info.http:  # the port, and which load balancers listen on which addresses (or why they cannot)
         data["http"] = {**info.http, **injected.get("http", {})}
+    if info.databases:  # each region's PostgreSQL (host, front port, role) and the writer now; no password
+        data["databases"] = LabControl(info.admin_url).databases()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -157,6 +177,7 @@ def status(as_json: JsonOpt = False) -> None:
     typer.echo(f"  outages      {', '.join(data['outages']) or 'none'}")
     for address, problem in (data.get("http") or {}).get("problems", {}).items():
         typer.echo(f"  http         {address}: {problem}")
+    _print_databases(data.get("databases"))
     lat = data["latency"]
     typer.echo(f"  latency      {lat.get('ms', 0):g} ms (+ jitter up to {lat.get('jitter_ms', 0):g} ms)")
     faults = data["faults"]
@@ -258,10 +279,25 @@ def set_lag(
         ),
     ] = LagDimensions.source_region,
 ) -> None:
-    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms --dimensions both"""
+    """Set the replication lag: with the lab's databases running, the delay of the real WAL stream (the lag metrics
+    are then measured); without, the simulated lag the lab publishes. Example: drctl lab set-lag 2500ms"""
     ms = parse_duration_ms(lag)
     _admin(lambda c: c.set_lag(ms, dimensions.value))
-    typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
+    info = _control().databases() if _lab_has_databases() else {}
+    if info.get("running"):
+        typer.echo(
+            f"lab: WAL stream delayed {ms:g} ms (real replication; the lag metrics are measured), "
+            f"dimensions {dimensions.value}"
+        )
+    else:
+        typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
+
+
+def _lab_has_databases() -> bool:
+    from drctl.lab.runtime import lab_info
+
+    info = lab_info(_home())
+    return bool(info and info.databases)
 
 
 @lab_app.command("set-backlog")

@@ -23,13 +23,14 @@ becomes the writer and every other member region a standby of it.
 The servers start when the emulator holds a global cluster (or when asked: POST /_lab/databases/start), are
 provisioned anew each time the gateway starts (the canary's rows are per run), and stop with the gateway
 (`drctl lab down`). The lag metrics are then measured from the replication (`lag`): AuroraGlobalDBRPOLag from the
-primary's flush_lag for the standby (time until a commit was durable on the secondary), AuroraGlobalDBReplicationLag
-from its replay_lag (pg_stat_replication); with the stream cut, the time since it was.
+primary's flush_lag for the standby (time until a commit was durable on the secondary),
+AuroraGlobalDBReplicationLag from its replay_lag (pg_stat_replication); with the stream cut, the time since it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -202,7 +203,8 @@ class Databases:
             self._wal = Proxy("wal", free_port(), self._wal_target)
             self._wal.delay_ms = self.delay_ms
             for region, port in self.front_ports.items():
-                self._fronts[region] = Proxy(f"front-{region}", port, lambda r=region: self._front_target(r))
+                target = functools.partial(self._front_target, region)
+                self._fronts[region] = Proxy(f"front-{region}", port, target)
             for region in regions:
                 if region != writer:
                     self._rebuild(region)
@@ -290,7 +292,8 @@ class Databases:
         """One statement on `region`'s server (a connection of its own); the first row."""
         assert self.creds is not None
         with self.servers[region].connect(self.creds.user, self.creds.password) as conn:
-            return conn.execute(query, params).fetchone()
+            cur = conn.execute(query, params)
+            return cur.fetchone() if cur.description else None
 
     def _promote(self, region: str) -> None:
         self._sql(region, "SELECT pg_promote(wait => true, wait_seconds => 30)")
@@ -301,10 +304,18 @@ class Databases:
         """Make the writer read-only and end its client sessions; its WAL position then."""
         self._sql(region, "ALTER SYSTEM SET default_transaction_read_only = on")
         self._sql(region, "SELECT pg_reload_conf()")
+        # The reload is asynchronous: only once a new session starts read-only can no new writer session appear.
+        until = time.monotonic() + 10
+        while self._sql(region, "SELECT current_setting('default_transaction_read_only')")[0] != "on":
+            if time.monotonic() > until:
+                raise TimeoutError(f"{region}: the writer did not turn read-only")
+            time.sleep(0.01)
+        # End every other client session and wait until each is gone (a commit in flight has then been
+        # written, or never will be): the WAL position after that covers every acknowledged commit.
         self._sql(
             region,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-            "AND pid <> pg_backend_pid() AND application_name <> 'drctl-lab'",
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE backend_type = "
+            "'client backend' AND pid <> pg_backend_pid() AND application_name <> 'drctl-lab'",
         )
         row = self._sql(region, "SELECT pg_current_wal_lsn()::text")
         return str(row[0])
@@ -325,18 +336,19 @@ class Databases:
             old = self.writer
             if not self.servers or old is None or old == to_region or self.roles.get(to_region) != STANDBY:
                 return
-            started = time.time()
-            lsn = self._fence(old)
-            self._wait_replayed(to_region, lsn, CATCH_UP_DEADLINE_S)
-            caught_up = time.time()
-            _sleep_until(ends_at)
-            self._cut_stream()
-            self._promote(to_region)
-            self.roles[old] = STALE
-            self._note(
-                "switchover", writer=to_region, fenced=old, lsn=lsn, catch_up_s=round(caught_up - started, 3)
-            )
-            self._rebuild(old)
+            self._switch(old, to_region, ends_at)
+
+    def _switch(self, old: str, to_region: str, ends_at: float) -> None:
+        started = time.time()
+        lsn = self._fence(old)
+        self._wait_replayed(to_region, lsn, CATCH_UP_DEADLINE_S)
+        caught_up = time.time()
+        _sleep_until(ends_at)
+        self._cut_stream()
+        self._promote(to_region)
+        self.roles[old] = STALE
+        self._note("switchover", writer=to_region, fenced=old, lsn=lsn, catch_up_s=round(caught_up - started, 3))
+        self._rebuild(old)
 
     def failover(self, to_region: str, ends_at: float) -> None:
         """Unplanned: cut the stream (in flight is lost), stop the old writer, promote with what has arrived."""
@@ -394,7 +406,10 @@ class Databases:
 
     def _take_writer(self, region: str) -> None:
         """Make `region` the writer outside an RDS operation (after an emulator reset, say)."""
-        role = self.roles.get(region)
+        role, old = self.roles.get(region), self.writer
+        if role == STANDBY and old and self.servers[old].running() and not self.world.is_region_down(old):
+            self._switch(old, region, time.time())  # the writer answers: switch over without losing a commit
+            return
         if role == STANDBY:
             self._cut_stream()
             self._promote(region)
@@ -430,7 +445,8 @@ class Databases:
         if work is None:
             self._pending -= 1
         else:
-            threading.Thread(target=self._guarded, args=(work,), name=f"lab-db-{req.operation}", daemon=True).start()
+            name = f"lab-db-{req.operation}"
+            threading.Thread(target=self._guarded, args=(work,), name=name, daemon=True).start()
         return resp
 
     def _work(self, req: LabRequest) -> Callable[[], None] | None:
@@ -489,12 +505,16 @@ class Databases:
             return None
         try:
             if self._wal is not None and self._wal.listening and not self.world.is_region_down(writer):
-                row = self._monitor_conn(writer).execute(
-                    "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
-                    "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
-                    "FROM pg_stat_replication WHERE application_name = %s",
-                    (f"lab-{region}",),
-                ).fetchone()
+                row = (
+                    self._monitor_conn(writer)
+                    .execute(
+                        "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
+                        "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
+                        "FROM pg_stat_replication WHERE application_name = %s",
+                        (f"lab-{region}",),
+                    )
+                    .fetchone()
+                )
                 if row is not None:
                     return float(row[0]), float(row[1])
         except Exception:

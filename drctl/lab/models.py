@@ -214,7 +214,8 @@ class ModelSet:
         self.signals = Signals(self.world, self.transitions, time_scale, target_health=self.capacity)
         self.signals.put_metric_data = self.alarms.put_metric_data
         # Real PostgreSQL behind the global clusters (drctl/lab/databases.py), when the lab has them.
-        fronts = {r: int(ports[port_role(r)]) for r in regions if port_role(r) in (ports or {})} if databases else {}
+        given = dict(ports or {}) if databases else {}
+        fronts = {r: int(given[port_role(r)]) for r in regions if port_role(r) in given}
         self.databases = Databases(self.world, home, fronts)
         if fronts:
             self.signals.lag_source = self.databases.lag

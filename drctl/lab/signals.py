@@ -249,7 +249,10 @@ class Signals:
             replication_ms, rpo_ms = measured if measured is not None else (p.lag_ms, p.lag_ms)
             lag_data: list[dict[str, Any]] = [
                 {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Milliseconds"}
-                for name, value in (("AuroraGlobalDBReplicationLag", replication_ms), ("AuroraGlobalDBRPOLag", rpo_ms))
+                for name, value in (
+                    ("AuroraGlobalDBReplicationLag", replication_ms),
+                    ("AuroraGlobalDBRPOLag", rpo_ms),
+                )
                 for dims in dim_sets
             ]
             self.put_metric_data(region, "AWS/RDS", lag_data)
