@@ -26,7 +26,8 @@ The servers start when the emulator holds a global cluster (or when asked: POST 
 provisioned anew each time the gateway starts (the canary's rows are per run), and stop with the gateway
 (`drctl lab down`). The lag metrics are then measured from the replication (`lag`): AuroraGlobalDBRPOLag from the
 primary's flush_lag for the standby (time until a commit was durable on the secondary),
-AuroraGlobalDBReplicationLag from its replay_lag (pg_stat_replication); with the stream cut, the time since it was.
+AuroraGlobalDBReplicationLag from its replay_lag (pg_stat_replication); with the stream cut (the writer's commits
+cannot be seen), no datapoint.
 """
 
 from __future__ import annotations
@@ -517,32 +518,29 @@ class Databases:
         for region in list(self._monitor):
             self._drop_monitor(region)
 
+    def measures(self, region: str) -> bool:
+        """Do the databases run, with a server for `region`? (Its lag is then measured, never simulated.)"""
+        return region in self.servers
+
     def lag(self, region: str) -> tuple[float, float] | None:
-        """(replication lag, RPO lag) in ms of `region`'s standby, measured; None when it is no standby here."""
+        """(replication lag, RPO lag) in ms of `region`'s standby, measured at the writer; None when there is no
+        measurement: not a streaming standby, or the stream is cut (the writer's commits cannot be seen)."""
         writer = self.writer
-        if self.roles.get(region) != STANDBY or writer is None:
+        if self.roles.get(region) != STANDBY or writer is None or self._wal is None or not self._wal.listening:
+            return None
+        if self.world.is_region_down(writer):
             return None
         try:
-            if self._wal is not None and self._wal.listening and not self.world.is_region_down(writer):
-                row = (
-                    self._monitor_conn(writer)
-                    .execute(
-                        "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
-                        "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
-                        "FROM pg_stat_replication WHERE application_name = %s",
-                        (f"lab-{region}",),
-                    )
-                    .fetchone()
-                )
-                if row is not None:
-                    return float(row[0]), float(row[1])
+            row = self._monitor_conn(writer).execute(
+                "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
+                "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
+                "FROM pg_stat_replication WHERE application_name = %s",
+                (f"lab-{region}",),
+            ).fetchone()
         except Exception:
             self._drop_monitor(writer)
-        since = self.cut_at
-        if since is None:
-            return None  # not streaming yet (it connects within a moment)
-        ms = (time.time() - since) * 1000.0
-        return ms, ms
+            return None
+        return (float(row[0]), float(row[1])) if row is not None else None
 
     def view(self) -> dict[str, Any]:
         regions = {}
@@ -568,6 +566,7 @@ class Databases:
             "regions": regions,
             "wal_delay_ms": self.delay_ms,
             "wal_stream": "flowing" if self._wal and self._wal.listening else "cut",
+            "wal_cut_at": self.cut_at,
             "operations": self.operations,
             **({"error": self.error} if self.error else {}),
         }

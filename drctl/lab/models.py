@@ -218,7 +218,7 @@ class ModelSet:
         fronts = {r: int(given[port_role(r)]) for r in regions if port_role(r) in given}
         self.databases = Databases(self.world, home, fronts)
         if fronts:
-            self.signals.lag_source = self.databases.lag
+            self.signals.lag_source = self.databases
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
         # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.

@@ -68,6 +68,11 @@ class _World(Protocol):
     def client(self, service: str, region: str) -> Any: ...
 
 
+class _LagSource(Protocol):
+    def measures(self, region: str) -> bool: ...
+    def lag(self, region: str) -> tuple[float, float] | None: ...
+
+
 class _Transitions(Protocol):
     def apparent_writer(self, global_cluster_id: str) -> str | None: ...
     def is_resyncing(self, cluster_arn: str) -> bool: ...
@@ -194,9 +199,9 @@ class Signals:
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
-        # Measured lag of a region's secondary (replication, RPO) in ms, when the lab runs real databases
-        # (drctl/lab/databases.py); None from it, or no source: the profile's simulated lag.
-        self.lag_source: Callable[[str], tuple[float, float] | None] | None = None
+        # The lab's real databases (drctl/lab/databases.py): where they run, a secondary's lag is measured
+        # (no sample while it cannot be); elsewhere, or without them, the profile's simulated lag is published.
+        self.lag_source: _LagSource | None = None
         # How samples reach the emulator (models.py routes them through the alarm model, drctl/lab/alarms.py).
         self.put_metric_data: Callable[[str, str, list[dict[str, Any]]], None] = self._put
         self._stop = threading.Event()
@@ -245,7 +250,10 @@ class Signals:
             dim_sets = {"cluster": [[cluster_dim]], "source-region": [[cluster_dim, source_dim]]}.get(
                 p.lag_dimensions, [[cluster_dim], [cluster_dim, source_dim]]
             )
-            measured = self.lag_source(region) if self.lag_source is not None else None
+            measuring = self.lag_source is not None and self.lag_source.measures(region)
+            measured = self.lag_source.lag(region) if self.lag_source is not None and measuring else None
+            if measuring and measured is None:
+                continue  # replication not measurable now (stream cut, standby reconnecting): no datapoint
             replication_ms, rpo_ms = measured if measured is not None else (p.lag_ms, p.lag_ms)
             lag_data: list[dict[str, Any]] = [
                 {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Milliseconds"}
