@@ -26,10 +26,16 @@ def lab_credentials(stack: Path) -> dict[str, str]:
     return creds
 
 
-def connect(twin: Any, stack: Path, region: str) -> psycopg.Connection[Any]:
-    """A plain client to `region`'s database, at the host and port `drctl lab status --json` names."""
+def addresses(twin: Any) -> dict[str, Any]:
+    """Each region's database as `drctl lab status --json` names it (host, port, role, writer)."""
     status = json.loads(twin.cli("lab", "status", "--json", check=True).stdout)
-    db = status["databases"]["regions"][region]
+    regions: dict[str, Any] = status["databases"]["regions"]
+    return regions
+
+
+def connect(where: dict[str, Any], stack: Path, region: str) -> psycopg.Connection[Any]:
+    """A plain client to `region`'s database, at the host and port the lab's status names."""
+    db = where[region]
     creds = lab_credentials(stack)
     return psycopg.connect(
         host=db["host"], port=db["port"], dbname="postgres", user=creds["user"], password=creds["password"],
@@ -38,7 +44,7 @@ def connect(twin: Any, stack: Path, region: str) -> psycopg.Connection[Any]:
 
 
 def count_rows(twin: Any, stack: Path, region: str, run_id: str) -> int:
-    with connect(twin, stack, region) as conn:
+    with connect(addresses(twin), stack, region) as conn:
         row = conn.execute("SELECT count(*) FROM drctl_canary WHERE run_id = %s", (run_id,)).fetchone()
         assert row is not None
         return int(row[0])
@@ -54,9 +60,10 @@ def test_lab_status_names_each_regions_database_and_the_writer(db_seeded: Any) -
         "us-west-2": ("127.0.0.1", "standby", False),
     }
     assert lab_credentials(stack)["password"] not in twin.cli("lab", "status").stdout + json.dumps(status)
-    with connect(twin, stack, "us-east-1") as conn:
+    where = dbs["regions"]
+    with connect(where, stack, "us-east-1") as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
-    with connect(twin, stack, "us-west-2") as conn:
+    with connect(where, stack, "us-west-2") as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
 
 
@@ -83,10 +90,7 @@ def test_unplanned_failover_with_wal_delay_loses_the_delayed_window(
     assert twin.cli("lab", "set-lag", f"{delay_ms:g}ms").returncode == 0
     published = 0.0
     end = time.monotonic() + 30
-    while time.monotonic() < end and published < delay_ms * 0.8:
-        with connect(twin, stack, "us-east-1") as conn:  # some writes, so that there is lag to measure
-            conn.execute("CREATE TABLE IF NOT EXISTS warm (t timestamptz DEFAULT now())")
-            conn.execute("INSERT INTO warm DEFAULT VALUES")
+    while time.monotonic() < end and published < delay_ms * 0.8:  # the lab's heartbeat commits once a second
         rds = (twin.control.signals().get("last_published") or {}).get("rds", [])
         published = max([r["lag_ms"] for r in rds if r.get("source", "").startswith("measured")] or [0.0])
         time.sleep(0.1)
@@ -116,16 +120,17 @@ def test_unplanned_failover_with_wal_delay_loses_the_delayed_window(
 
 def test_a_region_in_outage_refuses_database_connections(db_seeded: Any) -> None:
     twin, stack = db_seeded
+    where = addresses(twin)
     assert twin.cli("lab", "outage", "us-east-1").returncode == 0
     try:
         with pytest.raises(psycopg.OperationalError, match="refused"):
-            connect(twin, stack, "us-east-1").close()
-        with connect(twin, stack, "us-west-2") as conn:  # the other region answers
+            connect(where, stack, "us-east-1").close()
+        with connect(where, stack, "us-west-2") as conn:  # the other region answers
             assert conn.execute("SELECT 1").fetchone() == (1,)
         assert databases(twin)["wal_stream"] == "cut"
     finally:
         assert twin.cli("lab", "restore").returncode == 0
-    with connect(twin, stack, "us-east-1") as conn:
+    with connect(where, stack, "us-east-1") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
@@ -140,7 +145,8 @@ def test_detached_secondary_becomes_a_standalone_writer(db_seeded: Any) -> None:
     view = databases(twin)
     assert view["regions"]["us-west-2"]["role"] == "standalone", view
     assert view["writer"] == "us-east-1"  # the primary stays the global writer: two writers now
+    where = {r: {"host": "127.0.0.1", "port": d["port"]} for r, d in view["regions"].items()}
     for region in ("us-east-1", "us-west-2"):
-        with connect(twin, stack, region) as conn:
+        with connect(where, stack, region) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS split (region text)")
             conn.execute("INSERT INTO split VALUES (%s)", (region,))
