@@ -404,6 +404,8 @@ class Databases:
             wanted = next((arn_region(arn) for _, arn, w in members if w), None)
             if wanted and wanted != self.writer and not self.world.is_region_down(wanted):
                 self._take_writer(wanted)
+            if self.writer is None or self.world.is_region_down(self.writer):
+                return  # nothing to copy a standby from
             for region in sorted(regions & set(self.servers)):
                 if region == self.writer or self.world.is_region_down(region):
                     continue
@@ -531,12 +533,16 @@ class Databases:
         if self.world.is_region_down(writer):
             return None
         try:
-            row = self._monitor_conn(writer).execute(
-                "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
-                "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
-                "FROM pg_stat_replication WHERE application_name = %s",
-                (f"lab-{region}",),
-            ).fetchone()
+            row = (
+                self._monitor_conn(writer)
+                .execute(
+                    "SELECT coalesce(extract(epoch FROM replay_lag), 0) * 1000, "
+                    "coalesce(extract(epoch FROM flush_lag), 0) * 1000 "
+                    "FROM pg_stat_replication WHERE application_name = %s",
+                    (f"lab-{region}",),
+                )
+                .fetchone()
+            )
         except Exception:
             self._drop_monitor(writer)
             return None

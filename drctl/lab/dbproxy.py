@@ -96,10 +96,9 @@ class Proxy:
         if not delayed:
             threading.Thread(target=self._copy, args=(src, dst), daemon=True).start()
             return
-        queue: collections.deque[tuple[float, bytes]] = collections.deque()
-        ready = threading.Condition()
-        threading.Thread(target=self._read_delayed, args=(src, dst, queue, ready), daemon=True).start()
-        threading.Thread(target=self._send_delayed, args=(src, dst, queue, ready), daemon=True).start()
+        held = _Held()
+        threading.Thread(target=self._read_delayed, args=(src, dst, held), daemon=True).start()
+        threading.Thread(target=self._send_delayed, args=(src, dst, held), daemon=True).start()
 
     def _copy(self, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -109,46 +108,17 @@ class Proxy:
             pass
         self._drop(src, dst)
 
-    def _read_delayed(
-        self,
-        src: socket.socket,
-        dst: socket.socket,
-        queue: collections.deque[tuple[float, bytes]],
-        ready: threading.Condition,
-    ) -> None:
-        data = b""
+    def _read_delayed(self, src: socket.socket, dst: socket.socket, held: _Held) -> None:
         try:
             while data := src.recv(CHUNK):
-                with ready:
-                    queue.append((time.monotonic() + self.delay_ms / 1000.0, data))
-                    ready.notify()
+                held.put(time.monotonic() + self.delay_ms / 1000.0, data)
         except OSError:
             pass
-        with ready:
-            queue.append((0.0, b""))  # end of stream: the sender closes after what is queued before it
-            ready.notify()
+        held.put(0.0, b"")  # end of stream: the sender closes after what is queued before it
 
-    def _send_delayed(
-        self,
-        src: socket.socket,
-        dst: socket.socket,
-        queue: collections.deque[tuple[float, bytes]],
-        ready: threading.Condition,
-    ) -> None:
+    def _send_delayed(self, src: socket.socket, dst: socket.socket, held: _Held) -> None:
         try:
-            while True:
-                with ready:
-                    while not queue:
-                        ready.wait()
-                    due, data = queue[0]
-                    if data:
-                        wait = due - time.monotonic()
-                        if wait > 0:
-                            ready.wait(min(wait, 0.05))
-                            continue
-                    queue.popleft()
-                if not data:
-                    break
+            while data := held.take():
                 dst.sendall(data)
         except OSError:
             pass
@@ -161,3 +131,30 @@ class Proxy:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
+
+
+class _Held:
+    """Bytes held back until they are due; b"" marks the end of the stream."""
+
+    def __init__(self) -> None:
+        self._queue: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._ready = threading.Condition()
+
+    def put(self, due: float, data: bytes) -> None:
+        with self._ready:
+            self._queue.append((due, data))
+            self._ready.notify()
+
+    def take(self) -> bytes:
+        """The next chunk once it is due (b"": the stream ended)."""
+        with self._ready:
+            while True:
+                while not self._queue:
+                    self._ready.wait()
+                due, data = self._queue[0]
+                wait = due - time.monotonic()
+                if data and wait > 0:
+                    self._ready.wait(min(wait, 0.05))
+                    continue
+                self._queue.popleft()
+                return data

@@ -13,13 +13,6 @@ from drctl.lab.models import SHORT_DURATIONS
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "drctl-home"
-    monkeypatch.setenv("DRCTL_HOME", str(h))
-    return h
-
-
-@pytest.fixture
 def db_seeded(db_twin: Any, tmp_path: Path) -> tuple[Any, Path]:
     from drctl.lab.seed import seed_topology
 
