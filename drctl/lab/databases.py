@@ -171,16 +171,21 @@ class Databases:
             self._thread.join(timeout=10)
             self._thread = None
         with self._topology:
-            self._close_monitors()
-            for proxy in [*self._fronts.values(), *([self._wal] if self._wal else [])]:
-                proxy.close()
-            for server in self.servers.values():
-                server.stop()
-            if self.servers:
-                shutil.rmtree(next(iter(self.servers.values())).root.parent, ignore_errors=True)
-            self.servers.clear()
-            self.roles.clear()
-            self.writer = None
+            self._teardown()
+
+    def _teardown(self) -> None:
+        self._close_monitors()
+        for proxy in [*self._fronts.values(), *([self._wal] if self._wal else [])]:
+            proxy.close()
+        for server in self.servers.values():
+            server.stop()
+        if self.servers:
+            shutil.rmtree(next(iter(self.servers.values())).root.parent, ignore_errors=True)
+        self.servers = {}
+        self.roles = {}
+        self._fronts = {}
+        self._wal = None
+        self.writer = None
 
     def provision(self, writer: str | None = None) -> None:
         """Start the servers (idempotent): `writer`'s (default: the emulator's writer region, else the first)
@@ -188,36 +193,43 @@ class Databases:
         with self._topology:
             if self.servers:
                 return
-            regions = tuple(self.world.regions)
-            writer = writer or self._emulator_writer() or regions[0]
-            self.creds = credentials(self.lab_dir, create=True)
-            assert self.creds is not None
-            binaries = ensure_binaries(self.lab_dir, log=self.lab_dir / "install.log", say=log.warning)
-            root = data_root(self.lab_dir)
-            for leftover in root.iterdir() if root.exists() else ():
-                shutil.rmtree(leftover, ignore_errors=True)
-            self.servers = {r: Server(r, root / r, binaries) for r in regions}
-            primary = self.servers[writer]
-            primary.initdb(self.creds.user, self.creds.password, SERVER_SETTINGS)
-            primary.start()
-            with primary.connect(self.creds.user, self.creds.password) as conn:
-                conn.execute(
-                    f"CREATE ROLE {REPLICATION_USER} REPLICATION LOGIN PASSWORD "
-                    f"'{self.creds.replication_password}'"
-                )
-                conn.execute(HEARTBEAT_TABLE)
-            self.writer = writer
-            self.roles = {writer: WRITER}
-            self._wal = Proxy("wal", free_port(), self._wal_target)
-            self._wal.delay_ms = self.delay_ms
-            for region, port in self.front_ports.items():
-                target = functools.partial(self._front_target, region)
-                self._fronts[region] = Proxy(f"front-{region}", port, target)
-            for region in regions:
-                if region != writer:
-                    self._rebuild(region)
-            self.apply_network()
-            self._note("provisioned", writer=writer)
+            try:
+                self._provision(writer)
+            except BaseException:
+                self._teardown()  # no half-made topology: the next try starts from nothing
+                raise
+
+    def _provision(self, writer: str | None) -> None:
+        regions = tuple(self.world.regions)
+        writer = writer or self._emulator_writer() or regions[0]
+        self.creds = credentials(self.lab_dir, create=True)
+        assert self.creds is not None
+        binaries = ensure_binaries(self.lab_dir, log=self.lab_dir / "install.log", say=log.warning)
+        root = data_root(self.lab_dir)
+        for leftover in root.iterdir() if root.exists() else ():
+            shutil.rmtree(leftover, ignore_errors=True)
+        self.servers = {r: Server(r, root / r, binaries) for r in regions}
+        primary = self.servers[writer]
+        primary.initdb(self.creds.user, self.creds.password, SERVER_SETTINGS)
+        primary.start()
+        with primary.connect(self.creds.user, self.creds.password) as conn:
+            conn.execute(
+                f"CREATE ROLE {REPLICATION_USER} REPLICATION LOGIN PASSWORD "
+                f"'{self.creds.replication_password}'"
+            )
+            conn.execute(HEARTBEAT_TABLE)
+        self.writer = writer
+        self.roles = {writer: WRITER}
+        self._wal = Proxy("wal", free_port(), self._wal_target)
+        self._wal.delay_ms = self.delay_ms
+        for region, port in self.front_ports.items():
+            target = functools.partial(self._front_target, region)
+            self._fronts[region] = Proxy(f"front-{region}", port, target)
+        for region in regions:
+            if region != writer:
+                self._rebuild(region)
+        self.apply_network()
+        self._note("provisioned", writer=writer)
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_S):
