@@ -309,10 +309,17 @@ def test_backups_empty_vault_is_none_and_latest_wins_across_pages() -> None:
             "list_copy_jobs",
             {
                 "CopyJobs": [
-                    {"CopyJobId": "other", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:x",
-                     "CreationDate": NOW},
-                    {"CopyJobId": "older", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:v",
-                     "CreationDate": NOW - timedelta(hours=5), "State": "COMPLETED"},
+                    {
+                        "CopyJobId": "other",
+                        "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:x",
+                        "CreationDate": NOW,
+                    },
+                    {
+                        "CopyJobId": "older",
+                        "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:v",
+                        "CreationDate": NOW - timedelta(hours=5),
+                        "State": "COMPLETED",
+                    },
                 ],
                 "NextToken": "j2",
             },
