@@ -214,8 +214,7 @@ class Databases:
         primary.start()
         with primary.connect(self.creds.user, self.creds.password) as conn:
             conn.execute(
-                f"CREATE ROLE {REPLICATION_USER} REPLICATION LOGIN PASSWORD "
-                f"'{self.creds.replication_password}'"
+                f"CREATE ROLE {REPLICATION_USER} REPLICATION LOGIN PASSWORD '{self.creds.replication_password}'"
             )
             conn.execute(HEARTBEAT_TABLE)
         self.writer = writer
