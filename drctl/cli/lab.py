@@ -60,6 +60,9 @@ def _print_endpoints(info: Any) -> None:
             f"  {'http':<12} port {info.http['port']} on each load balancer's loopback addresses (127/8, "
             "as the lab's DNS answers them)"
         )
+    if info.databases:
+        ports = ", ".join(f"{d['host']}:{d['port']} ({region})" for region, d in info.databases.items())
+        typer.echo(f"  databases    {ports}: PostgreSQL, once a global cluster exists")
     typer.echo(
         f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
     )
