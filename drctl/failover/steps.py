@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import cloudwatch, rds
+from drctl.aws import cloudwatch, rds, route53
+from drctl.aws.clients import GLOBAL_REGION
 from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
 from drctl.errors import Failed
@@ -24,6 +25,7 @@ from drctl.failover.plan import UNPLANNED, flip_calls, keep_snapshot_call
 from drctl.failover.promote import promote
 from drctl.failover.verify import verify
 from drctl.failover.waiting import NotYet, wait_until
+from drctl.stack import HEALTH_CHECK
 
 __all__ = ["Run", "capacity", "capacity_after_flip", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
 
@@ -47,6 +49,8 @@ def _s3_backlog(run: Run) -> dict[str, Any]:
     s, t = run.source, run.target
     if run.req.mode == UNPLANNED:
         return {"verdict": "unavailable", "detail": f"published in {s.name}, not contacted in unplanned mode"}
+    if not run.stack.has("object replication"):
+        return {"verdict": "unavailable", "detail": "no object replication tier in the stack file"}
     if not run.stack.replication_rule_id:
         return {"verdict": "unavailable", "detail": "no replication rule id in the stack file"}
     try:
@@ -135,8 +139,12 @@ def flip(run: Run) -> dict[str, Any]:
     (at its period, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html) and
     records when it saw the alarm in the wanted state: that, not the put, is when Route53 starts to follow."""
     f = run.facts
+    records = f.records
+    if run.stack.traffic_method == HEALTH_CHECK:  # re-read right before the change: never act on a guess
+        r53 = run.clients.client("route53", GLOBAL_REGION)
+        records = route53.read_record_sets(r53, run.stack.zone_id, run.stack.record_name)
     calls = flip_calls(
-        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children
+        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children, records
     )
     done = []
     for call in calls:
@@ -160,6 +168,12 @@ def flip(run: Run) -> dict[str, Any]:
                 )
         elif call.operation == "UpdateHealthCheck":
             run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
+        elif call.operation == "ChangeResourceRecordSets":
+            run.milestone(
+                "failover records changed",
+                f"ChangeResourceRecordSets in {call.region} (Route53 control plane), request id {rid}",
+                at=put_wall,
+            )
         done.append(entry)
     return {"calls": done}
 
