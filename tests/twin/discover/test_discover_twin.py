@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -179,3 +180,52 @@ def test_bad_stack_is_one_line_and_changes_nothing(
     assert said in got.stderr and len(got.stderr.strip().splitlines()) == 1
     assert mutations(twin) == []
     assert writer_region(twin) == twin.info.regions[0]
+
+
+COMPUTE_KEYS = ("alb_arn", "alb_dns_name", "target_group_arn", "asg_name")
+
+
+def test_failover_and_failback_with_only_the_database_and_health_check_traffic(
+    discovered: tuple[Any, Path, str],
+) -> None:
+    twin, stack, zone_id = discovered
+    r1, r2 = twin.info.regions
+    lines = [line for line in stack.read_text().splitlines() if not line.startswith(COMPUTE_KEYS)]
+    stack.write_text("\n".join(lines) + "\n")
+    got = twin.cli("status", "--stack", str(stack), "--json")
+    assert got.returncode in (0, 3), got.stderr
+    gaps = {g["tier"] for g in json.loads(got.stdout)["not_covered"]}
+    assert "compute" in gaps and "traffic (health-check)" in gaps
+
+    wait_for_lag(twin, r2)
+    twin.control.clear_requests()
+    got = twin.cli("failover", "--stack", str(stack), "--to", r2, "--yes", "--without-lock", "--json")
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert report["outcome"] == "completed" and report["capacity"] == {}
+    assert writer_region(twin) == r2 and primary_record(twin, zone_id) == "secondary"
+    assert not any(r.get("service") == "autoscaling" for r in mutations(twin))
+
+    wait_for_lag(twin, r1)
+    got = twin.cli("failover", "--stack", str(stack), "--to", r1, "--yes", "--without-lock", "--json")
+    assert got.returncode == 0, got.stderr
+    assert writer_region(twin) == r1 and primary_record(twin, zone_id) == "primary"
+
+
+def test_twin_refuses_a_stale_record_swap_as_a_whole(discovered: tuple[Any, Path, str]) -> None:
+    """docs/fidelity.md D-29: a batch whose DELETE does not repeat the current values changes nothing."""
+    from botocore.exceptions import ClientError
+
+    from drctl.aws import route53, route53_actions
+
+    twin, _, zone_id = discovered
+    r53 = twin.client("route53", "us-east-1")
+    records = route53.read_record_sets(r53, zone_id, seed.RECORD)
+    stale = [dict(r) for r in records]
+    stale[1]["HealthCheckId"] = records[0]["HealthCheckId"]  # another operator's change, not seen
+    call = route53_actions.make_record_primary(zone_id, stale, "secondary")
+    assert call is not None
+    with pytest.raises(ClientError) as e:
+        call.send(SimpleNamespace(client=lambda service, region: r53))
+    assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
+    assert route53.read_record_sets(r53, zone_id, seed.RECORD) == records
