@@ -25,7 +25,7 @@ from drctl.aws.clients import GLOBAL_REGION
 from drctl.aws.errors import error_code, is_not_found, to_drctl_error
 from drctl.errors import ConfigError
 from drctl.models import GlobalCluster, HealthCheck
-from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, SWITCH, TIERS, TRAFFIC_COST
+from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, SWITCH, TIERS, TRAFFIC_COST, TRAFFIC_KEYS
 
 ENDPOINT_TYPES = ("HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP")
 MAX_BUCKETS = 200  # buckets examined for a replication pair (each costs two reads)
@@ -283,14 +283,7 @@ def _traffic(
         d.found.append("traffic method health-check: failover records with endpoint health checks")
     else:
         for r in regions.values():
-            for key in (
-                "record_set_identifier",
-                "health_check_id",
-                "alb_health_check_id",
-                "switch_health_check_id",
-                "switch_alarm_name",
-                "switch_alarm_region",
-            ):
+            for key in TRAFFIC_KEYS[SWITCH]:
                 r.pop(key, None)
         will_not, cost = TRAFFIC_COST[NO_TRAFFIC]
         d.missing(

@@ -180,13 +180,7 @@ def rto_estimate(
                 True,
                 False,
             ),
-            (
-                CLIENTS_CONVERGE,
-                float(ttl),
-                f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
-                False,
-                True,
-            ),
+            _converge(ttl, ttl_src),
         ]
     elif stack.traffic_method != NO_TRAFFIC:
         steps += _switch_steps(
@@ -244,14 +238,18 @@ def _switch_steps(
             False,
             False,
         ),
-        (
-            CLIENTS_CONVERGE,
-            float(ttl),
-            f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
-            False,
-            True,
-        ),
+        _converge(ttl, ttl_src),
     ]
+
+
+def _converge(ttl: int, ttl_src: str) -> tuple[str, float, str, bool, bool]:
+    return (
+        CLIENTS_CONVERGE,
+        float(ttl),
+        f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
+        False,
+        True,
+    )
 
 
 def _warmup_needed(target: AsgState | None, writer: AsgState | None) -> tuple[bool, str]:

@@ -149,8 +149,8 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
             f"snapshots of DB cluster {region.cluster_id!r}",
         ),
     ]
-    if stack.has("compute"):
-        reads += [
+    optional: dict[str, list[tuple[str, str, Callable[[], Any], str]]] = {
+        "compute": [
             (
                 "targets",
                 "elasticloadbalancing:DescribeTargetHealth",
@@ -163,9 +163,8 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
                 lambda: autoscaling.read_asg(client("autoscaling"), region.asg_name, name),
                 f"Auto Scaling group {region.asg_name!r}",
             ),
-        ]
-    if stack.has("object replication"):
-        reads += [
+        ],
+        "object replication": [
             (
                 "replication",
                 "s3:GetReplicationConfiguration",
@@ -178,25 +177,27 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
                 lambda: cloudwatch.read_s3_backlog(client("cloudwatch"), region.bucket, other.bucket, rule),
                 f"bucket {region.bucket!r}",
             ),
-        ]
-    if stack.has("backups"):
-        reads.append(
+        ],
+        "backups": [
             (
                 "backups",
                 "backup:ListRecoveryPointsByBackupVault",
                 lambda: backup.read_backups(client("backup"), region.backup_vault),
                 f"backup vault {region.backup_vault!r}",
             )
-        )
-    if stack.has("notifications"):
-        reads.append(
+        ],
+        "notifications": [
             (
                 "topic",
                 "sns:GetTopicAttributes",
                 lambda: sns.read_topic(client("sns"), region.sns_topic_arn),
                 f"SNS topic {region.sns_topic_arn!r}",
             )
-        )
+        ],
+    }
+    for tier, tier_reads in optional.items():
+        if stack.has(tier):  # a tier the stack does not describe is not read (status lists it as not covered)
+            reads += tier_reads
     return [Read(f"{key}:{name}", name, action, fn, what) for key, action, fn, what in reads]
 
 
