@@ -176,7 +176,12 @@ def _milestones(report: StatusReport) -> Table:
     total = report.estimated_rto_s
     within = total is not None and total <= report.rto_objective_s
     t.add_row(
-        Text("RTO (DNS answers target)", style="bold"),
+        Text(
+            "RTO (database writable: drctl moves no traffic)"
+            if report.traffic_method == "none"
+            else "RTO (DNS answers target)",
+            style="bold",
+        ),
         Text(_secs(total), style="green" if within else "bold red"),
         "",
         f"objective {report.rto_objective_s:g}s",

@@ -419,7 +419,13 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         writer_region=writer,
         regions=reports,
         serving_region=serving_region,
-        serving_reason=answer.reason if not route53_down else "Route53 did not answer",
+        serving_reason=(
+            "Route53 did not answer"
+            if route53_down
+            else answer.reason
+            if stack.zone_id
+            else "no [route53] in the stack: records not read"
+        ),
         rpo_exposure_s=rpo_s,
         rpo_terms=rpo,
         estimated_rto_s=rto_s,
