@@ -6,7 +6,9 @@ result). Every step is safe to run again after a crash: it re-reads AWS first.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drctl.aws import cloudwatch, rds, route53
 from drctl.aws.clients import GLOBAL_REGION
-from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
+from drctl.aws.errors import error_code, no_answer, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
 from drctl.errors import Failed
 from drctl.failover import observe
@@ -141,8 +143,9 @@ def flip(run: Run) -> dict[str, Any]:
     f = run.facts
     records = f.records
     if run.stack.traffic_method == HEALTH_CHECK:  # re-read right before the change: never act on a guess
-        r53 = run.clients.client("route53", GLOBAL_REGION)
-        records = route53.read_record_sets(r53, run.stack.zone_id, run.stack.record_name)
+        with _control_plane(run, "ListResourceRecordSets"):
+            r53 = run.clients.client("route53", GLOBAL_REGION)
+            records = route53.read_record_sets(r53, run.stack.zone_id, run.stack.record_name)
     calls = flip_calls(
         run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children, records
     )
@@ -150,7 +153,11 @@ def flip(run: Run) -> dict[str, Any]:
     for call in calls:
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         put_wall, put_mono = time.time(), time.monotonic()
-        resp = call.send(run.clients)
+        if call.operation == "ChangeResourceRecordSets":
+            with _control_plane(run, call.operation):
+                resp = call.send(run.clients)
+        else:
+            resp = call.send(run.clients)
         rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
         entry: dict[str, Any] = {**call.describe(), "request_id": rid, "sent_at": put_wall}
         if call.operation == "PutMetricData":
@@ -176,6 +183,24 @@ def flip(run: Run) -> dict[str, Any]:
             )
         done.append(entry)
     return {"calls": done}
+
+
+@contextlib.contextmanager
+def _control_plane(run: Run, operation: str) -> Iterator[None]:
+    """The health-check traffic method's flip needs Route53's control plane (us-east-1): when it does not answer,
+    say what that leaves (the database writes; traffic follows the endpoint checks only) and stop, resumable."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        if not no_answer(e):
+            raise
+        raise Failed(
+            f"Route53's control plane ({GLOBAL_REGION}) did not answer {operation} "
+            f"({error_code(e) or type(e).__name__}): {run.target.name} writes, but the failover records still "
+            f"make {run.source.name} PRIMARY — traffic follows the endpoint health checks only and goes back to "
+            f"{run.source.name} when it recovers",
+            hint="resume once the Route53 API answers",
+        ) from e
 
 
 def _follow_switch_alarm(run: Run, call: Any, put_wall: float, put_mono: float) -> dict[str, Any]:

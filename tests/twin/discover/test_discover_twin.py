@@ -229,3 +229,27 @@ def test_twin_refuses_a_stale_record_swap_as_a_whole(discovered: tuple[Any, Path
         call.send(SimpleNamespace(client=lambda service, region: r53))
     assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
     assert route53.read_record_sets(r53, zone_id, seed.RECORD) == records
+
+
+def test_unplanned_failover_needs_route53s_control_plane_to_keep_traffic(
+    discovered: tuple[Any, Path, str],
+) -> None:
+    """The cost the health-check method states: with us-east-1 (and Route53's API) down, the database is promoted
+    and the endpoint check already sends users to the target, but the records cannot be swapped — the run fails at
+    the flip (resumable); once the API answers, --resume swaps them: the old region does not take traffic back."""
+    twin, stack, zone_id = discovered
+    r1, r2 = twin.info.regions
+    wait_for_lag(twin, r2)
+    twin.control.outage(r1, route53=True)
+    args = ("failover", "--stack", str(stack), "--to", r2, "--mode", "unplanned", "--allow-data-loss")
+    got = twin.cli(*args, "--yes", "--without-lock", "--json")
+    assert got.returncode == 9, got.stderr
+    report = json.loads(got.stdout)
+    assert any("control plane" in w for w in report["warnings"]), report["warnings"]
+    assert writer_region(twin) == r2
+    twin.control.restore()
+    assert primary_record(twin, zone_id) == "primary"  # not swapped: us-east-1 would take traffic back
+    got = twin.cli("failover", "--resume", report["run_id"], "--yes", "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["outcome"] == "completed"
+    assert primary_record(twin, zone_id) == "secondary" and writer_region(twin) == r2
