@@ -253,3 +253,28 @@ def test_unplanned_failover_needs_route53s_control_plane_to_keep_traffic(
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["outcome"] == "completed"
     assert primary_record(twin, zone_id) == "secondary" and writer_region(twin) == r2
+
+
+def test_discover_links_replication_and_backups(lab: Any, tmp_path: Path) -> None:
+    """Buckets replicating across the regions and one backup vault per region become tiers of the stack file."""
+    zone_id = build_seed_doc_topology(lab)
+    c = seed._Clients(lab.info.endpoints)
+    r1, r2 = lab.info.regions
+    regions: dict[str, dict[str, Any]] = {r1: {}, r2: {}}
+    seed._buckets(c, r1, r2, regions)
+    for region in (r1, r2):
+        seed._backup_vault(c("backup", region), f"vault-{region}")
+    stack = tmp_path / "stack.toml"
+    got = lab.cli(
+        "discover", "--lab", "--global-cluster", GLOBAL_ID, "--zone-id", zone_id, "--record-name", seed.RECORD,
+        "--out", str(stack), "--json",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    found = json.loads(got.stdout)
+    assert any(f"{regions[r1]['bucket']} ({r1}) -> {regions[r2]['bucket']} ({r2})" in f for f in found["found"])
+    assert {g["what"].split(":")[0] for g in found["not_found"]} == {"traffic", "notifications", "lock table"}
+    text = stack.read_text()
+    assert f'replication_rule_id = "{seed.RULE_ID}"' in text and f'backup_vault = "vault-{r2}"' in text
+    got = lab.cli("status", "--stack", str(stack), "--json")
+    gaps = {g["tier"] for g in json.loads(got.stdout)["not_covered"]}
+    assert gaps == {"traffic (health-check)", "notifications", "lock table"}
