@@ -278,3 +278,27 @@ def test_discover_links_replication_and_backups(lab: Any, tmp_path: Path) -> Non
     got = lab.cli("status", "--stack", str(stack), "--json")
     gaps = {g["tier"] for g in json.loads(got.stdout)["not_covered"]}
     assert gaps == {"traffic (health-check)", "notifications", "lock table"}
+
+
+def test_discover_reads_drctls_own_shape_back_as_the_switch(seeded: tuple[Any, Path], tmp_path: Path) -> None:
+    """The seeded topology (drctl's Terraform shape): discovery finds the same records, checks, switch alarms,
+    compute, replication and vaults that the seed wrote in its own stack file."""
+    from drctl.stack import TRAFFIC_KEYS, load_stack
+
+    twin, seeded_stack = seeded
+    want = load_stack(seeded_stack)
+    out = tmp_path / "found.toml"
+    got = twin.cli(
+        "discover", "--lab", "--global-cluster", want.global_cluster_id, "--zone-id", want.zone_id,
+        "--record-name", want.record_name, "--out", str(out),
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert "traffic method: switch" in got.stdout
+    found = load_stack(out)
+    assert found.traffic_method == "switch" and found.replication_rule_id == want.replication_rule_id
+    keys = (*TRAFFIC_KEYS["switch"], "cluster_arn", "kms_key_arn", "alb_arn", "target_group_arn", "asg_name")
+    for name, region in want.regions.items():
+        for key in (*keys, "bucket", "backup_vault"):
+            assert getattr(found.regions[name], key) == getattr(region, key), (name, key)
+    gaps = {t.name for t in found.missing_tiers()}
+    assert gaps == {"notifications", "lock table"}
