@@ -76,17 +76,23 @@ def wait_for_lag(twin: Any, region: str, timeout_s: float = 20.0) -> None:
     raise AssertionError(f"the lab published no lag samples for {region}")
 
 
+def discover_seed_doc(twin: Any, zone_id: str, out: Path) -> Any:
+    """`drctl discover --lab --json` of the seed-document topology's records into `out` (must succeed)."""
+    got = twin.cli(
+        "discover", "--lab", "--global-cluster", GLOBAL_ID, "--zone-id", zone_id, "--record-name", seed.RECORD,
+        "--out", str(out), "--json",
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    return got
+
+
 @pytest.fixture
 def discovered(lab: Any, tmp_path: Path) -> tuple[Any, Path, str]:
     zone_id = build_seed_doc_topology(lab)
     lab.control.set_durations(switchover_s=1.5, failover_s=1.0, promote_s=1.0, warmup_s=0.5, resync_s=1.0)
     lab.control.set_lag(200)
     stack = tmp_path / "discovered.toml"
-    got = lab.cli(
-        "discover", "--lab", "--global-cluster", GLOBAL_ID, "--zone-id", zone_id, "--record-name", seed.RECORD,
-        "--out", str(stack), "--json",
-    )  # fmt: skip
-    assert got.returncode == 0, got.stderr
+    discover_seed_doc(lab, zone_id, stack)
     return lab, stack, zone_id
 
 
@@ -265,11 +271,7 @@ def test_discover_links_replication_and_backups(lab: Any, tmp_path: Path) -> Non
     for region in (r1, r2):
         seed._backup_vault(c("backup", region), f"vault-{region}")
     stack = tmp_path / "stack.toml"
-    got = lab.cli(
-        "discover", "--lab", "--global-cluster", GLOBAL_ID, "--zone-id", zone_id, "--record-name", seed.RECORD,
-        "--out", str(stack), "--json",
-    )  # fmt: skip
-    assert got.returncode == 0, got.stderr
+    got = discover_seed_doc(lab, zone_id, stack)
     found = json.loads(got.stdout)
     assert any(f"{regions[r1]['bucket']} ({r1}) -> {regions[r2]['bucket']} ({r2})" in f for f in found["found"])
     assert {g["what"].split(":")[0] for g in found["not_found"]} == {"traffic", "notifications", "lock table"}
