@@ -22,7 +22,7 @@ from drctl.failover.observe import Clients
 from drctl.failover.plan import INVERT, PLANNED, Facts, Request
 from drctl.failover.waiting import NotYet, wait_until
 from drctl.models import GlobalCluster
-from drctl.stack import Stack
+from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, SWITCH, Stack
 
 FIRST_SAMPLE_WAIT_S = 15.0  # Aurora publishes lag every minute on AWS, every second in the lab
 
@@ -120,7 +120,8 @@ def run_preflight(
     with aws_errors("cloudwatch:GetMetricData", target.name, req):
         _lag(clients, stack, req, facts, progress)
     _capacity(clients, stack, req, facts)
-    if planned:
+    _tier_warnings(clients, stack, req, facts)
+    if planned and stack.traffic_method == SWITCH:
         with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region, req):
             state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
@@ -131,6 +132,7 @@ def run_preflight(
                 facts.target_inverted = check.inverted
                 facts.target_children = len(check.children)
                 facts.target_held_out = (check.health_threshold or 0) > len(check.children)
+    if planned:
         with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
             facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
     return facts
@@ -206,8 +208,47 @@ def _lag(
             facts.refusals.append(f"{why}: {detail} (--force overrides this check only)")
 
 
+def _tier_warnings(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+    """Say what this run will not do for want of a tier; read the records the health-check method swaps."""
+    if stack.traffic_method == HEALTH_CHECK:
+        facts.warnings.append(
+            "traffic method health-check: moving traffic needs Route53's control plane (ChangeResourceRecordSets "
+            "in us-east-1), not a data-plane switch"
+        )
+        try:
+            facts.records = route53.read_record_sets(
+                clients.client("route53", GLOBAL_REGION), stack.zone_id, stack.record_name
+            )
+        except (ClientError, BotoCoreError) as e:
+            if req.mode == PLANNED:
+                raise _preflight_error(e, "route53:ListResourceRecordSets", GLOBAL_REGION, req) from e
+            facts.warnings.append(
+                f"Route53's control plane did not answer ({error_code(e) or type(e).__name__}): the flip will try "
+                "again; until the records are swapped traffic follows the endpoint health checks only"
+            )
+        names = {r.get("SetIdentifier") for r in facts.records if r.get("Failover")}
+        target = stack.regions[req.to_region]
+        if facts.records and target.record_set_identifier not in names:
+            facts.refusals.append(
+                f"no failover record with SetIdentifier {target.record_set_identifier!r} for {stack.record_name} "
+                f"in zone {stack.zone_id}: the stack file is out of date (`drctl discover`)"
+            )
+    elif stack.traffic_method == NO_TRAFFIC:
+        facts.warnings.append("traffic method none: drctl promotes the database and does not move traffic")
+    if not stack.has("lock table"):
+        facts.warnings.append(
+            "run lock off: the stack has no lock table, so only this machine's lock file keeps two operators "
+            "apart (--without-lock)"
+        )
+
+
 def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if not stack.has("compute"):
+        facts.capacity_source = "no compute tier in the stack"
+        facts.check("target can take the load", None, "not checked: no compute tier (ALB, ASG) in the stack")
+        facts.warnings.append("no compute tier: the target's capacity is neither checked nor scaled")
+        return
     with aws_errors("autoscaling:DescribeAutoScalingGroups", target.name, req):
         t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
     facts.target_desired, facts.target_max = t.desired, t.max_size
