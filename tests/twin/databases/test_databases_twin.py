@@ -150,3 +150,24 @@ def test_detached_secondary_becomes_a_standalone_writer(db_seeded: Any) -> None:
         with connect(where, stack, region) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS split (region text)")
             conn.execute("INSERT INTO split VALUES (%s)", (region,))
+
+
+def test_after_a_managed_failover_the_old_writer_is_rebuilt_when_its_region_recovers(db_seeded: Any) -> None:
+    twin, _ = db_seeded
+    rds = twin.client("rds", "us-west-2")
+    arn = rds.describe_db_clusters(DBClusterIdentifier="drctl-lab-usw2")["DBClusters"][0]["DBClusterArn"]
+    assert twin.cli("lab", "outage", "us-east-1").returncode == 0
+    try:
+        rds.failover_global_cluster(
+            GlobalClusterIdentifier="drctl-lab-global", TargetDbClusterIdentifier=arn, AllowDataLoss=True
+        )
+        end = time.monotonic() + 30
+        while time.monotonic() < end and databases(twin)["writer"] != "us-west-2":
+            time.sleep(0.2)
+        time.sleep(2)  # a few of the lab's reconcile ticks: nothing is rebuilt while its region is down
+        view = databases(twin)
+        assert view["writer"] == "us-west-2" and view["regions"]["us-east-1"]["role"] == "stale", view
+    finally:
+        assert twin.cli("lab", "restore").returncode == 0
+    view = wait_databases(twin, "us-west-2")
+    assert view["regions"]["us-east-1"]["role"] == "standby"
