@@ -5,6 +5,7 @@ endpoint to a read-only server, and a region in outage refuses."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import dns.rdatatype
 import psycopg
 import pytest
 from db_helpers import databases, failover, wait_databases
+
+from drctl.cli.app import run
 
 pytestmark = [pytest.mark.twin]
 
@@ -91,6 +94,18 @@ def test_endpoints_lead_to_the_right_server_through_a_switchover_and_an_outage(
         assert server_of(conn) == (True, server["us-east-1"])
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("INSERT INTO endpoint_probe VALUES (now())")
+
+    # drctl's canary, given only the global writer endpoint's name: resolved through the stack's [route53]
+    # name_servers (the lab's DNS; the system resolver does not know it), it writes to the new writer.
+    assert tomllib.loads(stack.read_text())["canary"]["endpoint"] == f"{writer_endpoint}:{west['Port']}"
+    capsys.readouterr()
+    rc = run(["canary", "run", "--stack", str(stack), "--endpoint", f"{writer_endpoint}:{west['Port']}", "--database",
+              "postgres", "--duration", "0.5", "--json"])  # fmt: skip
+    out = capsys.readouterr()
+    assert out.out.strip(), out.err
+    result = json.loads(out.out)
+    assert rc == 0 and result["acked"] > 0 and result["missing"] == 0, result
+    assert result["read_from"] == f"{writer_endpoint}:{west['Port']}"
 
     # An outage of us-east-1: its endpoints refuse; the global writer endpoint (us-west-2 writes) still answers.
     assert twin.cli("lab", "outage", "us-east-1").returncode == 0
