@@ -97,15 +97,16 @@ def test_endpoints_lead_to_the_right_server_through_a_switchover_and_an_outage(
 
     # drctl's canary, given only the global writer endpoint's name: resolved through the stack's [route53]
     # name_servers (the lab's DNS; the system resolver does not know it), it writes to the new writer.
-    assert tomllib.loads(stack.read_text())["canary"]["endpoint"] == f"{writer_endpoint}:{west['Port']}"
+    global_ep = f"{writer_endpoint}:{west['Port']}"
+    assert tomllib.loads(stack.read_text())["canary"]["endpoint"] == global_ep
     capsys.readouterr()
-    rc = run(["canary", "run", "--stack", str(stack), "--endpoint", f"{writer_endpoint}:{west['Port']}", "--database",
-              "postgres", "--duration", "0.5", "--json"])  # fmt: skip
+    rc = run(["canary", "run", "--stack", str(stack), "--endpoint", global_ep, "--database", "postgres",
+              "--duration", "0.5", "--json"])  # fmt: skip
     out = capsys.readouterr()
     assert out.out.strip(), out.err
     result = json.loads(out.out)
     assert rc == 0 and result["acked"] > 0 and result["missing"] == 0, result
-    assert result["read_from"] == f"{writer_endpoint}:{west['Port']}"
+    assert result["read_from"] == global_ep
 
     # An outage of us-east-1: its endpoints refuse; the global writer endpoint (us-west-2 writes) still answers.
     assert twin.cli("lab", "outage", "us-east-1").returncode == 0
