@@ -384,7 +384,7 @@ class ModelSet:
         return self.signals.view()
 
     def _databases(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {**self.databases.view(), "endpoints": self.db_endpoints.status()}
+        return {**self.databases.view(), "endpoints": self.db_endpoints.status()["endpoints"]}
 
     def _start_databases(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.databases.front_ports:

@@ -71,7 +71,10 @@ def test_endpoints_lead_to_the_right_server_through_a_switchover_and_an_outage(
     assert address.startswith("127.") and address != "127.0.0.1" and ttl == 5
     names = (writer_endpoint, east["Endpoint"], west["Endpoint"])
     assert len({resolve(twin, e)[0] for e in names}) == 3, names
-    server = {r: d["server_port"] for r, d in databases(twin)["regions"].items()}
+    view = databases(twin)
+    server = {r: d["server_port"] for r, d in view["regions"].items()}
+    listed = view["endpoints"][writer_endpoint]  # as `drctl lab status --json` shows it
+    assert (listed["kind"], listed["address"], listed["port"]) == ("global", address, 5432) and listed["listening"]
 
     # Before: the global writer endpoint is us-east-1's writer; us-west-2's cluster endpoint is read-only.
     with connect(twin, stack, writer_endpoint, east["Port"]) as conn:
