@@ -35,7 +35,6 @@ import hashlib
 import ipaddress
 import re
 import threading
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,6 +42,7 @@ from typing import Any, Protocol
 from drctl.lab.dbproxy import Proxy
 from drctl.lab.dns import fqdn
 from drctl.lab.http import Forward, LabRequest, LabResponse
+from drctl.lab.periodic import Periodic
 
 ENDPOINT_TTL_S = 5
 REFRESH_S = 1.0
@@ -111,8 +111,7 @@ class DbEndpoints:
         self.problems: dict[str, str] = {}  # name -> why it cannot listen
         self._proxies: dict[str, Proxy] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("lab-db-endpoints", self.refresh, refresh_s)  # the emulator unreadable: next time
 
     @property
     def enabled(self) -> bool:
@@ -169,30 +168,15 @@ class DbEndpoints:
     # ---------------------------------------------------------------- listeners
 
     def start(self) -> None:
-        if not self.enabled:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="lab-db-endpoints", daemon=True)
-        self._thread.start()
+        if self.enabled:
+            self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._loop.stop()
         with self._lock:
             for proxy in self._proxies.values():
                 proxy.close()
             self._proxies = {}
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.refresh()
-            except Exception:  # the emulator unreadable for a moment: keep the listeners, try again
-                traceback.print_exc()
-            if self._stop.wait(self.refresh_s):
-                return
 
     def refresh(self, *, reread: bool = True) -> None:
         """Listen for new endpoints, stop for deleted ones; close a region's in its outage (and reopen)."""
