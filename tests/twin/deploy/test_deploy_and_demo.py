@@ -90,6 +90,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory, lab_tools: Any) -> Iterato
                 FIRST_DEPLOY.format(secret=SECRET),
                 "deploy",
                 "--lab",
+                "--yes",  # no terminal here: without it deploy refuses to apply (exit 7)
                 "--stack",
                 str(stack_path),
             ],
@@ -144,6 +145,8 @@ def test_status_reads_the_deployed_stack_as_ready(applied: Applied, lab_tools: A
 
 
 def test_a_second_deploy_changes_nothing(applied: Applied, lab_tools: Any) -> None:
+    # No --yes: a plan with nothing to apply needs no approval (as `terraform apply`); one with changes would
+    # be refused here (no terminal), so this also proves the plan is empty.
     second = drctl(applied.home, lab_tools, "deploy", "--lab", "--stack", str(applied.stack_path))
     assert second.returncode == 0, second.stderr[-3000:]
     assert "no changes" in second.stdout
