@@ -19,7 +19,7 @@ def report_text(report: RunReport, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     console.print(
         f"[bold]failover {report.run_id}[/bold]: {report.outcome} — {report.mode} "
-        f"{report.from_region} → {report.to_region}"
+        f"{report.from_region} → {report.to_region}" + _only_words(report.only)
     )
     if report.message:
         console.print(report.message)
@@ -64,9 +64,19 @@ def report_text(report: RunReport, out: TextIO) -> None:
     console.print(f"AWS calls: {report.api_calls} (botocore retries: {report.retries}); journal: {report.journal}")
 
 
+def _only_words(only: str) -> str:
+    if only == "database":
+        return " [database only: promotion, traffic not moved]"
+    if only == "traffic":
+        return " [traffic only: flip, no promotion]"
+    return ""
+
+
 def dry_run_json(d: DryRun, out: TextIO) -> None:
     data: dict[str, Any] = {
         "dry_run": True,
+        "only": d.req.only or None,
+        "parts": {"database": d.req.moves_database, "traffic": d.req.moves_traffic},
         "noop": d.facts.noop,
         "facts": d.facts.to_dict(),
         "calls": [c.describe() for c in d.calls],
@@ -77,6 +87,7 @@ def dry_run_json(d: DryRun, out: TextIO) -> None:
 def dry_run_text(d: DryRun, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     f = d.facts
+    console.print(f"dry run of a {d.req.mode} failover {d.req.from_region} → {d.req.to_region} ({d.req.parts})")
     if f.noop:
         console.print(f"no-op: {f.noop_reason}")
         return

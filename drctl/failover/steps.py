@@ -16,12 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drctl.aws import cloudwatch, rds
 from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
-from drctl.errors import Failed
+from drctl.errors import Failed, Refused
 from drctl.failover import observe
 from drctl.failover.capacity import capacity, capacity_after_flip
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, flip_calls, keep_snapshot_call
-from drctl.failover.promote import promote
+from drctl.failover.plan import TRAFFIC_ONLY, UNPLANNED, facts_flip_calls, keep_snapshot_call
+from drctl.failover.promote import promote, read_db_state
 from drctl.failover.verify import verify
 from drctl.failover.waiting import NotYet, wait_until
 
@@ -134,11 +134,9 @@ def flip(run: Run) -> dict[str, Any]:
     The flip is the datapoint: after PutMetricData drctl follows the switch alarm as CloudWatch evaluates it
     (at its period, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html) and
     records when it saw the alarm in the wanted state: that, not the put, is when Route53 starts to follow."""
-    f = run.facts
-    calls = flip_calls(
-        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children
-    )
-    done = []
+    reread = _target_still_writes(run) if run.req.only == TRAFFIC_ONLY else None
+    calls = facts_flip_calls(run.stack, run.req, run.facts)
+    done: list[dict[str, Any]] = []
     for call in calls:
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         put_wall, put_mono = time.time(), time.monotonic()
@@ -161,7 +159,30 @@ def flip(run: Run) -> dict[str, Any]:
         elif call.operation == "UpdateHealthCheck":
             run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
         done.append(entry)
-    return {"calls": done}
+    return {"calls": done} if reread is None else {"calls": done, "writer_reread": reread}
+
+
+def _target_still_writes(run: Run) -> dict[str, Any]:
+    """Traffic only, right before the flip: re-read who writes (preflight may be minutes old). A target that
+    does not write is refused unless --force-traffic, which is said again here."""
+    t = run.target
+    state = read_db_state(run)
+    writes = state.writer_region == t.name and not state.in_progress
+    if not writes:
+        why = f"{t.name}'s database does not write ({_writer_words(state.writer_region, state.in_progress)})"
+        if not run.req.force_traffic:
+            raise Refused(
+                f"{why}: traffic not moved",
+                hint=f"promote it first (`drctl failover --to {t.name} --only database`), or --force-traffic",
+            )
+        run.progress(f"WARNING: --force-traffic: sending traffic to {t.name} although {why}")
+    return {**state.to_dict(), "target_writes": writes}
+
+
+def _writer_words(writer_region: str | None, in_progress: str | None) -> str:
+    if in_progress:
+        return f"a global cluster transition is in progress: {in_progress}"
+    return f"{writer_region} writes" if writer_region else "no writer could be read"
 
 
 def _follow_switch_alarm(run: Run, call: Any, put_wall: float, put_mono: float) -> dict[str, Any]:
