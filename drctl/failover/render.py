@@ -66,9 +66,9 @@ def report_text(report: RunReport, out: TextIO) -> None:
 
 def _only_words(only: str) -> str:
     if only == "database":
-        return " [database only: promotion, traffic not moved]"
+        return " (database only: promotion, traffic not moved)"
     if only == "traffic":
-        return " [traffic only: flip, no promotion]"
+        return " (traffic only: flip, no promotion)"
     return ""
 
 

@@ -26,6 +26,18 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["failover", "--to", "secondary", "--mode", "unplanned"], "add --allow-data-loss"),
         (["failover", "--resume", "20261129T121500Z-ab12", "--to", "secondary"], "--resume continues a run"),
         (["failover"], "--to is required"),
+        (["failover", "--to", "secondary", "--only", "everything"], "'database', 'traffic'"),
+        (["failover", "--to", "secondary", "--force-traffic"], "--force-traffic only applies to --only traffic"),
+        (
+            ["failover", "--to", "secondary", "--only", "database", "--force-traffic"],
+            "--force-traffic only applies to --only traffic",
+        ),
+        (
+            ["failover", "--to", "secondary", "--only", "traffic", "--mode", "unplanned", "--allow-data-loss"],
+            "--only traffic promotes nothing",
+        ),
+        (["failover", "--to", "secondary", "--only", "database", "--flip-method", "invert"], "moves no traffic"),
+        (["failover", "--resume", "20261129T121500Z-ab12", "--only", "traffic"], "--resume continues a run"),
         (["report", "20261129T121500Z-ab12", "--format", "pdf"], "'md', 'html', 'json'"),
         (["status", "--watch", "--json"], "cannot be combined"),
         (["status", "--timeout", "0"], "--timeout"),
@@ -44,7 +56,7 @@ def test_bad_command_line_exits_2_in_one_line(
 @pytest.mark.parametrize(
     ("args", "choices"),
     [
-        (["failover", "--help"], ["planned|unplanned", "switch|invert"]),
+        (["failover", "--help"], ["planned|unplanned", "switch|invert", "database|traffic", "--only traffic"]),
         (["report", "--help"], ["md|html|json"]),
     ],
 )
