@@ -112,7 +112,7 @@ FOLDER_MARKS = {"twin": "twin", "terraform": "terraform", "db": "db"}
 
 # The longest file first (one worker spends most of the run on it), then the rest by folder cost. Workers take
 # files in this order (`--dist loadfile --no-loadscope-reorder` in pyproject.toml).
-LONGEST_FIRST = ("twin/deploy/test_deploy_and_demo.py",)
+LONGEST_FIRST = ("twin/deploy/test_redeploy_and_destroy.py", "twin/deploy/test_deploy_and_demo.py")
 FOLDER_COST = {"twin": 0, "terraform": 1, "db": 2, "cli": 3, "unit": 4}
 
 

@@ -1,11 +1,13 @@
-"""terraform/ applied to a twin once for the whole run, then everything that needs a Terraform-made stack uses it.
+"""terraform/ applied to a twin once for this module, then everything here that needs a Terraform-made stack
+uses it.
 
-In order (one module, one lab home, one cold apply of about three minutes):
+In order (one lab home, one cold apply of about three minutes):
 - `drctl deploy --lab`: preflight, plan summary, progress, no password in any file drctl writes; the stack file
   it writes is read by `drctl status` as ready; a second deploy changes nothing;
 - `drctl lab demo --keep`: its figures agree with the twin's injected truth; a second demo re-applies the stack
-  the first kept ("no changes"), and Ctrl-C during its failover takes the twin down;
-- after a writer swap a redeploy still plans nothing; then `drctl destroy --lab` detaches the reader first.
+  the first kept ("no changes"), and Ctrl-C during its failover takes the twin down.
+The redeploy after a writer swap and the destroy are in test_redeploy_and_destroy.py, on a stack of their own
+(so the two long modules run on two workers at once).
 
 The first deploy writes the stack file where the demo looks for the stack it left (drctl.demo.stack), so
 the demo re-applies the deploy's stack instead of wiping the twin and applying terraform/ a second time.
@@ -21,16 +23,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deployed_lab import Applied, applied_lab, drctl
 
-from drctl.demo.stack import demo_stack_path
-from drctl.demo.story import DEMO_TIME_SCALE
 from drctl.errors import ExitCode
-from drctl.lab.runtime import LabInfo, lab_dir, lab_down, lab_info
+from drctl.lab.runtime import lab_dir, lab_info
 from drctl.stack import load_stack
 
 pytestmark = [
@@ -38,7 +38,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed"),
 ]
-DEPLOY_TIMEOUT_S = 900
 DEMO_TIMEOUT_S = 600
 STATUS_POLL_S = 30.0  # the lab publishes lag samples every second once it sees the global cluster
 SECRET = "SENTINEL-twin-password-9e8d7c"
@@ -49,60 +48,11 @@ FIRST_DEPLOY = (
 )
 
 
-@dataclass
-class Applied:
-    home: Path
-    stack_path: Path
-    first: subprocess.CompletedProcess[str]
-    first_s: float
-
-
-def drctl(
-    home: Path, lab_tools: Any, *args: str, timeout: float = DEPLOY_TIMEOUT_S
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "drctl", *args],
-        env=lab_tools.cli_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _lab_at_demo_scale(lab_tools: Any) -> list[str]:
-    """`lab up` options for a lab the demo can reuse: the demo runs the twin on its own time scale."""
-    return ["--port-base", str(lab_tools.free_port_base()), "--time-scale", str(DEMO_TIME_SCALE)]
-
-
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory, lab_tools: Any) -> Iterator[Applied]:
     home = tmp_path_factory.mktemp("deployed") / "home"
-    stack_path = demo_stack_path(home)
-    try:
-        up = drctl(home, lab_tools, "lab", "up", *_lab_at_demo_scale(lab_tools), timeout=300)
-        assert up.returncode == 0, up.stderr[-3000:]
-        started = time.monotonic()
-        first = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                FIRST_DEPLOY.format(secret=SECRET),
-                "deploy",
-                "--lab",
-                "--yes",  # no terminal here: without it deploy refuses to apply (exit 7)
-                "--stack",
-                str(stack_path),
-            ],
-            env=lab_tools.cli_env(home),
-            capture_output=True,
-            text=True,
-            timeout=DEPLOY_TIMEOUT_S,
-            check=False,
-        )
-        yield Applied(home, stack_path, first, time.monotonic() - started)
-    finally:
-        lab_down(home)
+    with applied_lab(home, lab_tools, deploy=["-c", FIRST_DEPLOY.format(secret=SECRET)]) as applied:
+        yield applied
 
 
 def test_first_deploy_applies_terraform_and_writes_no_password_anywhere(applied: Applied) -> None:
@@ -236,41 +186,3 @@ def test_a_second_demo_re_applies_the_stack_and_ctrl_c_takes_the_twin_down(
     assert proc.returncode == 130, err[-3000:]
     assert "taking the twin down" in err
     assert lab_info(home) is None
-
-
-# ------------------------------------------------------------------------------------- redeploy and destroy
-
-
-def writer_region(rds: Any, global_id: str) -> str:
-    gc = rds.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0]
-    return next((m["DBClusterArn"].split(":")[3] for m in gc["GlobalClusterMembers"] if m["IsWriter"]), "")
-
-
-def test_redeploy_after_a_writer_swap_plans_nothing_then_destroy(applied: Applied, lab_tools: Any) -> None:
-    home = applied.home
-    up = drctl(home, lab_tools, "lab", "up", *_lab_at_demo_scale(lab_tools), timeout=300)
-    assert up.returncode == 0, up.stderr[-3000:]
-    info: LabInfo | None = lab_info(home)
-    assert info is not None
-    stack = load_stack(applied.stack_path)
-    rds = lab_tools.boto3_client(info, "rds", "us-west-2")
-    # The writer moves to us-west-2 (the Ctrl-C above may already have promoted it: then there is nothing to do).
-    if writer_region(rds, stack.global_cluster_id) != "us-west-2":
-        rds.switchover_global_cluster(
-            GlobalClusterIdentifier=stack.global_cluster_id, TargetDbClusterIdentifier=stack.secondary.cluster_arn
-        )
-    deadline = time.monotonic() + 120
-    while writer_region(rds, stack.global_cluster_id) != "us-west-2":
-        assert time.monotonic() < deadline, "the switchover did not complete"
-        time.sleep(1)
-
-    third = drctl(home, lab_tools, "deploy", "--lab", "--stack", str(applied.stack_path))
-    assert third.returncode == 0, third.stderr[-3000:]
-    assert "preflight: us-west-2 writes now" in third.stderr
-    assert "no changes" in third.stdout
-
-    # Destroy after the failover: the writer is now the member Terraform removes first.
-    gone = drctl(home, lab_tools, "destroy", "--lab", "--yes")
-    assert gone.returncode == 0, gone.stderr[-3000:]
-    assert "detaching reader" in gone.stderr
-    assert not rds.describe_db_clusters()["DBClusters"]

@@ -282,33 +282,62 @@ def test_s3_replication_rule_with_rtc_and_bucket_without_replication() -> None:
     assert none.rule_id is None and none.versioning is None and not none.rtc_enabled
 
 
-def test_backups_empty_vault_is_none_and_latest_wins() -> None:
+def test_backups_empty_vault_is_none_and_latest_wins_across_pages() -> None:
     c = client("backup")
+    since = NOW - backup.LOOKBACK
+    vault = {"BackupVaultName": "v", "ByCreatedAfter": since, "MaxResults": 100}
     with Stubber(c) as stub:
-        stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []})
-        stub.add_response("list_copy_jobs", {"CopyJobs": []})
+        stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": []}, vault)
+        stub.add_response("list_copy_jobs", {"CopyJobs": []}, {"ByCreatedAfter": since, "MaxResults": 100})
+        # The newest of each is on the second page: neither call documents an order.
         stub.add_response(
             "list_recovery_points_by_backup_vault",
             {
                 "RecoveryPoints": [
                     {"RecoveryPointArn": "old", "CreationDate": NOW - timedelta(days=1), "Status": "COMPLETED"},
-                    {"RecoveryPointArn": "new", "CreationDate": NOW, "Status": "COMPLETED"},
-                ]
+                ],
+                "NextToken": "p2",
             },
+            vault,
+        )
+        stub.add_response(
+            "list_recovery_points_by_backup_vault",
+            {"RecoveryPoints": [{"RecoveryPointArn": "new", "CreationDate": NOW, "Status": "COMPLETED"}]},
+            {**vault, "NextToken": "p2"},
         )
         stub.add_response(
             "list_copy_jobs",
             {
                 "CopyJobs": [
-                    {"CopyJobId": "other", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:x",
-                     "CreationDate": NOW},
+                    {
+                        "CopyJobId": "other",
+                        "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:x",
+                        "CreationDate": NOW,
+                    },
+                    {
+                        "CopyJobId": "older",
+                        "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:v",
+                        "CreationDate": NOW - timedelta(hours=5),
+                        "State": "COMPLETED",
+                    },
+                ],
+                "NextToken": "j2",
+            },
+            {"ByCreatedAfter": since, "MaxResults": 100},
+        )
+        stub.add_response(
+            "list_copy_jobs",
+            {
+                "CopyJobs": [
                     {"CopyJobId": "mine", "SourceBackupVaultArn": "arn:aws:backup:us-east-1:1:backup-vault:v",
                      "CreationDate": NOW - timedelta(hours=1), "State": "COMPLETED"},
                 ]
             },
+            {"ByCreatedAfter": since, "MaxResults": 100, "NextToken": "j2"},
         )  # fmt: skip
-        empty = backup.read_backups(c, "v")
-        full = backup.read_backups(c, "v")
+        empty = backup.read_backups(c, "v", now=NOW)
+        full = backup.read_backups(c, "v", now=NOW)
+        stub.assert_no_pending_responses()
     assert empty.latest_recovery_point is None and empty.latest_copy is None
     assert full.latest_recovery_point is not None and full.latest_recovery_point.arn == "new"
     assert full.latest_copy is not None and full.latest_copy.job_id == "mine"
