@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from drctl.failover.plan import Request
 from drctl.failover.runner import DryRun, RunReport
 
 
@@ -72,11 +73,16 @@ def _only_words(only: str) -> str:
     return ""
 
 
+def _parts(req: Request | None) -> dict[str, Any]:
+    if req is None:
+        return {}
+    return {"only": req.only or None, "parts": {"database": req.moves_database, "traffic": req.moves_traffic}}
+
+
 def dry_run_json(d: DryRun, out: TextIO) -> None:
     data: dict[str, Any] = {
         "dry_run": True,
-        "only": d.req.only or None,
-        "parts": {"database": d.req.moves_database, "traffic": d.req.moves_traffic},
+        **_parts(d.req),
         "noop": d.facts.noop,
         "facts": d.facts.to_dict(),
         "calls": [c.describe() for c in d.calls],
@@ -87,7 +93,11 @@ def dry_run_json(d: DryRun, out: TextIO) -> None:
 def dry_run_text(d: DryRun, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     f = d.facts
-    console.print(f"dry run of a {d.req.mode} failover {d.req.from_region} → {d.req.to_region} ({d.req.parts})")
+    if d.req is not None:
+        asked = d.req
+        console.print(
+            f"dry run of a {asked.mode} failover {asked.from_region} → {asked.to_region} ({asked.parts})"
+        )
     if f.noop:
         console.print(f"no-op: {f.noop_reason}")
         return

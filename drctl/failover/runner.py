@@ -111,7 +111,7 @@ class RunReport:
 class DryRun:
     facts: Facts
     calls: list[ApiCall]
-    req: Request
+    req: Request | None = None  # what was asked (the parts `--only` names); keyword: DryRun(..., req=req)
 
 
 def make_clients(stack: Stack) -> tuple[CallRecorder, RecordingFactory, RecordingFactory]:
@@ -131,9 +131,9 @@ def dry_run(stack: Stack, req: Request) -> DryRun:
     _, clients, _ = make_clients(stack)
     facts = run_preflight(clients, stack, req)
     if facts.noop:
-        return DryRun(facts, [], req)
+        return DryRun(facts, [], req=req)
     lock = RunLock(stack, clients, stack.regions[req.to_region], "<run id>")
-    return DryRun(facts, plan_calls(stack, req, facts, lock.item), req)
+    return DryRun(facts, plan_calls(stack, req, facts, lock.item), req=req)
 
 
 class _Runner:

@@ -98,6 +98,6 @@ def test_the_dry_run_json_says_which_parts_would_run(stack: Any) -> None:
     import json
 
     out = io.StringIO()
-    dry_run_json(DryRun(Facts(), [], _req(DATABASE_ONLY)), out)
+    dry_run_json(DryRun(Facts(), [], req=_req(DATABASE_ONLY)), out)
     data = json.loads(out.getvalue())
     assert data["only"] == "database" and data["parts"] == {"database": True, "traffic": False}
