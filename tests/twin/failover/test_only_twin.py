@@ -162,6 +162,13 @@ def test_dry_runs_show_each_part_and_send_nothing(fast, home, capsys) -> None:
     rc, forced = dry("--only", "traffic", "--force-traffic")
     ops = [c["operation"] for c in forced["calls"]]
     assert rc == ExitCode.OK and "PutMetricData" in ops and "SwitchoverGlobalCluster" not in ops
+    # The text a person reads (runbooks/traffic-only-drain.md shows it).
+    rc = run(["failover", "--stack", str(stack), "--to", "secondary", "--dry-run", "--only", "traffic"])
+    lines = capsys.readouterr().out.splitlines()
+    assert rc == ExitCode.REFUSED
+    assert lines[0] == "dry run of a planned failover us-east-1 → us-west-2 (traffic only: flip, no promotion)"
+    assert "NO  target database writes: us-east-1 writes (DescribeGlobalClusters in us-west-2)" in lines
+    assert any(line.startswith("refused: us-west-2's database does not write") for line in lines)
     assert mutations(twin) == [] and not (home / "runs").exists()
     assert writer_region(twin) == "us-east-1" and switch_state(twin, stack) != "ALARM"
 
