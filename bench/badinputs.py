@@ -216,6 +216,14 @@ def cases(stacks: dict[str, Path], valid: Path, commands: set[str]) -> list[Case
             "failover --resume with --to",
             ("failover", "--stack", s, "--resume", "20261129T121500Z-ab12", "--to", "secondary", "--yes"),
         ),
+        Case(
+            "failover --only everything",
+            ("failover", "--stack", s, "--to", "secondary", "--only", "everything", "--yes"),
+        ),
+        Case(
+            "failover --force-traffic without --only traffic",
+            ("failover", "--stack", s, "--to", "secondary", "--force-traffic", "--yes"),
+        ),
         Case("failover --bogus", ("failover", "--stack", s, "--to", "secondary", "--bogus")),
         Case("lab latency -5", ("lab", "latency", "--", "-5")),
         Case("lab latency abc", ("lab", "latency", "abc")),
