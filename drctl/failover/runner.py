@@ -36,6 +36,8 @@ from drctl.journal.events import (
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
 from drctl.journal.phases import (
+    DATABASE_HEADLINE,
+    HEADLINE,
     capacity_tail_s,
     compute_phases,
     critical_path_s,
@@ -305,9 +307,12 @@ class _Runner:
             run_s = round(run_s - tail, 3)
             run_source += f"; the {tail:g} s spent waiting for capacity after traffic moved excluded"
         points = recovery_points(log)
-        head = headline(points)
+        database_only = self.req.only == DATABASE_ONLY
+        head = headline(points, DATABASE_HEADLINE if database_only else HEADLINE)
         if head is not None:
             rto, rto_source = head.at_s, f"{head.name}: {head.source} (from drctl's start, prompt excluded)"
+            if database_only:
+                rto_source += f"; database only: users still reach {self.req.from_region}"
         else:
             rto = run_s
             why = (self.run.results.get("verify", {}).get("dns") or {}).get("detail", "no DNS check was made")

@@ -55,6 +55,11 @@ def test_database_only_then_traffic_only_moves_each_part_alone(fast, home, capsy
     stays = [w for w in db["warnings"] if w.startswith("--only database: traffic still goes to us-east-1")]
     assert stays and "read-only secondary" in stays[0] and "WARNING: --only database" in db["_stderr"]
     assert db["verification"]["writer"]["verdict"] == "verified"
+    # Its RTO ends when the target writes (users never moved), from the promotion step's own reads.
+    assert db["rto_source"].startswith(
+        "database writable: DescribeGlobalClusters + DescribeDBClusters in us-west-2"
+    )
+    assert "database only: users still reach us-east-1" in db["rto_source"]
     assert db["verification"]["traffic"]["verdict"] == "not moved (--only database)"
     assert "dns" not in db["verification"] and db["verification"]["fencing"]["verdict"] == "verified"
     md = (Path(db["journal"]).parent / "report.md").read_text()
