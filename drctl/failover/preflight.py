@@ -214,12 +214,30 @@ def _traffic_only(clients: Clients, stack: Stack, req: Request, facts: Facts, gc
     _capacity(clients, stack, req, facts)
     _flip_state(clients, stack, req, facts)
     if not facts.refusals and not facts_flip_calls(stack, req, facts):
-        facts.noop = True
-        facts.noop_reason = f"traffic already goes to {target.name}: its switch is not thrown"
-        if facts.source_drained:
-            facts.noop_reason += f" and {req.from_region}'s is"
-        facts.noop_reason += "; nothing to flip"
+        _nothing_to_flip(stack, req, facts)
     return facts
+
+
+def _nothing_to_flip(stack: Stack, req: Request, facts: Facts) -> None:
+    """No flip call is needed: a no-op when the switches were read, a refusal when the one that matters could
+    not be (unplanned mode does not call the region where the target's switch lives)."""
+    source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if facts.target_drained is None and source.role != "primary":
+        facts.refusals.append(
+            f"{target.name}'s switch lives in {target.switch_alarm_region}, which unplanned mode does not call: "
+            f"drctl cannot tell whether {target.name} is drained, nor un-drain it; "
+            f"use --mode planned once {target.switch_alarm_region} answers"
+        )
+        return
+    said = []
+    if facts.source_drained:
+        said.append(f"{source.name}'s switch is thrown")
+    if facts.target_drained is False:
+        said.append(f"{target.name}'s switch is not thrown")
+    elif facts.target_drained is None:
+        said.append(f"{target.name}'s switch was not read (unplanned mode)")
+    facts.noop = True
+    facts.noop_reason = f"traffic already goes to {target.name}: {', '.join(said)}; nothing to flip"
 
 
 def _split(clients: Clients, stack: Stack, gc: GlobalCluster, req: Request) -> str:

@@ -101,3 +101,18 @@ def test_the_dry_run_json_says_which_parts_would_run(stack: Any) -> None:
     dry_run_json(DryRun(Facts(), [], req=_req(DATABASE_ONLY)), out)
     data = json.loads(out.getvalue())
     assert data["only"] == "database" and data["parts"] == {"database": True, "traffic": False}
+
+
+def test_nothing_to_flip_is_a_no_op_only_when_the_switches_were_read(stack: Any) -> None:
+    from drctl.failover.preflight import _nothing_to_flip
+
+    there = Facts(source_drained=True, target_drained=False)
+    _nothing_to_flip(stack, _req(TRAFFIC_ONLY), there)
+    assert there.noop and there.noop_reason == (
+        "traffic already goes to us-west-2: us-east-1's switch is thrown, us-west-2's switch is not thrown; "
+        "nothing to flip"
+    )
+    # Traffic back to the primary in unplanned mode: its switch lives in the secondary's region, not called.
+    unread = Facts(target_drained=None)
+    _nothing_to_flip(stack, _req(TRAFFIC_ONLY, UNPLANNED, to="us-east-1"), unread)
+    assert not unread.noop and "cannot tell whether us-east-1 is drained" in unread.refusals[0]
