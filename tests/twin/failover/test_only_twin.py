@@ -91,6 +91,10 @@ def test_database_only_then_traffic_only_moves_each_part_alone(fast, home, capsy
         and "traffic already goes to us-west-2" in again["message"]
     )
 
+    assert run(["runs", "--json"]) == ExitCode.OK
+    listed = {r["run_id"]: r["only"] for r in json.loads(capsys.readouterr().out)}
+    assert listed[db["run_id"]] == "database" and listed[tr["run_id"]] == "traffic"
+
 
 def test_traffic_to_a_region_whose_database_does_not_write_is_refused_unless_forced(fast, home, capsys) -> None:
     twin, stack = fast
