@@ -133,7 +133,7 @@ def run_preflight(
     with aws_errors("cloudwatch:GetMetricData", target.name, req):
         _lag(clients, stack, req, facts, progress)
     if req.only == DATABASE_ONLY:
-        facts.warnings.append(traffic_stays_warning(stack, req))
+        facts.warnings.append(traffic_stays_warning(req))
         with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
             facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
         return facts
@@ -145,7 +145,7 @@ def run_preflight(
     return facts
 
 
-def traffic_stays_warning(stack: Stack, req: Request) -> str:
+def traffic_stays_warning(req: Request) -> str:
     """What `--only database` leaves: users still reach the source region, whose cluster becomes a secondary."""
     s, t = req.from_region, req.to_region
     return (

@@ -75,7 +75,7 @@ def test_parts_in_words_prompts_and_reports(stack: Any) -> None:
     forced = _confirm_text(replace(_req(TRAFFIC_ONLY, UNPLANNED), force_traffic=True), [])
     assert "--force-traffic" in forced and "WILL BE LOST" not in forced  # no promotion, no data loss
 
-    warning = traffic_stays_warning(stack, _req(DATABASE_ONLY))
+    warning = traffic_stays_warning(_req(DATABASE_ONLY))
     assert warning.startswith("--only database: traffic still goes to us-east-1")
     assert "read-only secondary" in warning and "--only traffic" in warning
     assert (
