@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failover_helpers import GLOBAL_ID, failover, lab_healthy, mutations, promotions, writer_region
+from failover_helpers import (
+    GLOBAL_ID,
+    drctl,
+    failover,
+    finish,
+    lab_healthy,
+    mutations,
+    promotions,
+    run_id_of,
+    writer_region,
+)
 
 from drctl.cli.app import run
 from drctl.errors import ExitCode
@@ -199,3 +209,57 @@ def test_regional_outage_database_then_traffic_never_calls_the_failed_region(fas
     assert tr["verification"]["traffic"]["verdict"] == "switch-thrown"
     twin.control.restore()
     assert writer_region(twin) == "us-west-2"
+
+
+def test_a_resumed_run_moves_only_the_part_it_was_started_for(fast, home, capsys) -> None:
+    """kill -9 mid-promotion of `--only database`, then mid-flip of `--only traffic`: each --resume finishes its
+    own part from the journal (the request's `only` is in the run header), promotes once, flips nothing more."""
+    twin, stack = fast
+    rc, _, err = finish(
+        drctl(
+            home,
+            "failover",
+            "--stack",
+            str(stack),
+            "--to",
+            "secondary",
+            "--only",
+            "database",
+            "--yes",
+            kill_at="promote:sent",
+        )
+    )
+    assert rc == -9, err
+    rc, out, err = finish(drctl(home, "failover", "--resume", run_id_of(home), "--yes", "--json"))
+    assert rc == ExitCode.OK, err
+    db = json.loads(out)
+    assert db["outcome"] == "completed" and db["only"] == "database"
+    assert writer_region(twin) == "us-west-2" and [p["operation"] for p in promotions(twin)] == [
+        "SwitchoverGlobalCluster"
+    ]
+    assert puts(twin) == [] and switch_state(twin, stack) != "ALARM"  # the resume did not move the traffic
+
+    rc, _, err = finish(
+        drctl(
+            home,
+            "failover",
+            "--stack",
+            str(stack),
+            "--to",
+            "secondary",
+            "--only",
+            "traffic",
+            "--yes",
+            kill_at="flip:after",
+        )
+    )
+    assert rc == -9, err
+    rc, out, err = finish(drctl(home, "failover", "--resume", run_id_of(home), "--yes", "--json"))
+    assert rc == ExitCode.OK, err
+    tr = json.loads(out)
+    assert tr["outcome"] == "completed" and tr["only"] == "traffic" and "promote" not in steps_run(tr)
+    assert len(promotions(twin)) == 1 and writer_region(twin) == "us-west-2"
+    assert switch_state(twin, stack) == "ALARM" and lab_healthy(twin, stack) == {
+        "us-east-1": False,
+        "us-west-2": True,
+    }
