@@ -211,55 +211,30 @@ def test_regional_outage_database_then_traffic_never_calls_the_failed_region(fas
     assert writer_region(twin) == "us-west-2"
 
 
-def test_a_resumed_run_moves_only_the_part_it_was_started_for(fast, home, capsys) -> None:
-    """kill -9 mid-promotion of `--only database`, then mid-flip of `--only traffic`: each --resume finishes its
-    own part from the journal (the request's `only` is in the run header), promotes once, flips nothing more."""
-    twin, stack = fast
-    rc, _, err = finish(
-        drctl(
-            home,
-            "failover",
-            "--stack",
-            str(stack),
-            "--to",
-            "secondary",
-            "--only",
-            "database",
-            "--yes",
-            kill_at="promote:sent",
-        )
-    )
+def _killed_then_resumed(home: Path, stack: Path, part: str, point: str) -> dict[str, Any]:
+    """`failover --to secondary --only PART` killed (-9) at POINT, then `--resume`d: the resumed run's report."""
+    argv = ("failover", "--stack", str(stack), "--to", "secondary", "--only", part, "--yes")
+    rc, _, err = finish(drctl(home, *argv, kill_at=point))
     assert rc == -9, err
     rc, out, err = finish(drctl(home, "failover", "--resume", run_id_of(home), "--yes", "--json"))
     assert rc == ExitCode.OK, err
-    db = json.loads(out)
-    assert db["outcome"] == "completed" and db["only"] == "database"
+    report: dict[str, Any] = json.loads(out)
+    assert report["outcome"] == "completed" and report["only"] == part
+    return report
+
+
+def test_a_resumed_run_moves_only_the_part_it_was_started_for(fast, home) -> None:
+    """kill -9 mid-promotion of `--only database`, then mid-flip of `--only traffic`: each --resume finishes its
+    own part from the journal (the request's `only` is in the run header), promotes once, flips nothing more."""
+    twin, stack = fast
+    _killed_then_resumed(home, stack, "database", "promote:sent")
     assert writer_region(twin) == "us-west-2" and [p["operation"] for p in promotions(twin)] == [
         "SwitchoverGlobalCluster"
     ]
     assert puts(twin) == [] and switch_state(twin, stack) != "ALARM"  # the resume did not move the traffic
 
-    rc, _, err = finish(
-        drctl(
-            home,
-            "failover",
-            "--stack",
-            str(stack),
-            "--to",
-            "secondary",
-            "--only",
-            "traffic",
-            "--yes",
-            kill_at="flip:after",
-        )
-    )
-    assert rc == -9, err
-    rc, out, err = finish(drctl(home, "failover", "--resume", run_id_of(home), "--yes", "--json"))
-    assert rc == ExitCode.OK, err
-    tr = json.loads(out)
-    assert tr["outcome"] == "completed" and tr["only"] == "traffic" and "promote" not in steps_run(tr)
+    tr = _killed_then_resumed(home, stack, "traffic", "flip:after")
+    assert "promote" not in steps_run(tr)
     assert len(promotions(twin)) == 1 and writer_region(twin) == "us-west-2"
-    assert switch_state(twin, stack) == "ALARM" and lab_healthy(twin, stack) == {
-        "us-east-1": False,
-        "us-west-2": True,
-    }
+    assert switch_state(twin, stack) == "ALARM"
+    assert lab_healthy(twin, stack) == {"us-east-1": False, "us-west-2": True}
