@@ -38,6 +38,7 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "LessThanThreshold": lambda v, t: v < t,
     "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
+MAX_CATCH_UP = 20  # periods a late evaluation catches up on (the lab's thread wakes at least every second)
 _LOCKED_READS = frozenset(("DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAlarmHistory"))
 _ADOPT = frozenset(("PutMetricAlarm", "DeleteAlarms", "EnableAlarmActions", "DisableAlarmActions"))
 
@@ -225,16 +226,23 @@ class AlarmClock:
         """The alarm's period in lab seconds (AWS's, times the lab time scale)."""
         return float(alarm.get("Period") or 60) * self.time_scale
 
-    def due(self, alarm: dict[str, Any], region: str, now: float) -> float | None:
-        """The newest period boundary not yet evaluated for this alarm (None: nothing due)."""
+    def due(self, alarm: dict[str, Any], region: str, now: float) -> list[float]:
+        """The period boundaries not yet evaluated for this alarm, oldest first (at most MAX_CATCH_UP).
+
+        CloudWatch evaluates every period, so a period is never skipped because the lab's thread woke late; and
+        an alarm first seen here is evaluated from the period it was created (or last reconfigured) in, so a
+        datapoint sent right after PutMetricAlarm counts however late the lab first looks."""
         length = self.period_s(alarm)
         boundary = math.floor(now / length) * length
         key = (region, str(alarm["AlarmName"]))
         last = self.evaluated.get(key)
         if last is None:
-            self.evaluated[key] = boundary  # first sight: evaluated from the next boundary on
-            return None
-        return boundary if boundary > last + 1e-9 else None
+            configured = alarm.get("AlarmConfigurationUpdatedTimestamp")
+            since = configured.timestamp() if isinstance(configured, datetime) else now
+            last = math.floor(min(since, now) / length) * length
+            self.evaluated[key] = last
+        missed = min(round((boundary - last) / length), MAX_CATCH_UP)
+        return [boundary - i * length for i in range(missed - 1, -1, -1)]
 
     def periods(self, region: str, alarm: dict[str, Any], boundary: float) -> list[Period | None]:
         """The statistics of the EvaluationPeriods periods that end at `boundary`, oldest first."""
@@ -279,15 +287,17 @@ class AlarmClock:
                     continue  # metric-math alarms: left to the emulator (not modelled)
                 length = self.period_s(alarm)
                 upcoming = min(upcoming, (math.floor(now / length) + 1) * length)
-                boundary = self.due(alarm, region, now)
-                if boundary is not None:
+                for boundary in self.due(alarm, region, now):
                     self._evaluate(region, alarm, boundary)
         return upcoming
 
     def _evaluate(self, region: str, alarm: dict[str, Any], boundary: float) -> None:
         key = (region, str(alarm["AlarmName"]))
-        periods = self.periods(region, alarm, boundary)
         with self.lock:
+            # Read the periods under the lock PutMetricData holds while the emulator stamps and stores a
+            # datapoint: a datapoint stamped before the boundary is then stored before this read, never left in
+            # a period already evaluated (an unevaluated datapoint would be lost to the alarm for good).
+            periods = self.periods(region, alarm, boundary)
             current = self.shown.get(key, (str(alarm["StateValue"]), ""))[0]
             # A forced state is not what the data said: `ignore` keeps the state the data gave last.
             base = self.actual.get(key, current) if key in self.forced else current
@@ -301,6 +311,7 @@ class AlarmClock:
             self.shown[key] = (state, reason)
             if changed:
                 self._write(key, state, reason)
+                alarm["StateValue"] = state  # the listing this evaluation came from, for the catch-up's next
                 self.evaluations = [
                     *self.evaluations[-49:],
                     {"region": region, "alarm": key[1], "boundary": boundary, "from": current, "to": state},

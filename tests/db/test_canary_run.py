@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pg
+import psycopg
 
 TIMEOUT_S = 60
 
@@ -34,14 +35,26 @@ def acks(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (folder / "acks.jsonl").read_text().splitlines()]
 
 
+def _until_rows(server: pg.PgServer, count: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if int(str(server.sql("SELECT count(*) FROM drctl_canary")[0][0])) >= count:
+                return
+        except psycopg.errors.UndefinedTable:  # the canary has not created it yet
+            pass
+        assert time.monotonic() < deadline, f"the canary wrote fewer than {count} rows in {timeout_s} s"
+        time.sleep(0.1)
+
+
 def test_kill_mid_run_every_acknowledged_commit_is_present_and_the_outage_spans_the_restart(
     pg_own: pg.PgServer, canary_env: dict[str, str]
 ) -> None:
     proc = start_drctl(
-        "canary", "run", "--endpoint", pg_own.endpoint, "--database", "postgres", "--duration", "3.5", "--json",
+        "canary", "run", "--endpoint", pg_own.endpoint, "--database", "postgres", "--duration", "6", "--json",
         env=canary_env,
     )  # fmt: skip
-    time.sleep(1.5)
+    _until_rows(pg_own, 3)  # the canary is writing (its start-up takes longer on a loaded machine)
     pg_own.kill()
     killed_at = time.time()  # the server is gone: no commit can be acknowledged after this
     time.sleep(1.0)

@@ -125,3 +125,62 @@ def test_an_alarm_check_turns_the_modelled_delay_after_the_alarm_changed_not_aft
     assert store.settle("a", alarm_check, Verdict(False, "Failure", changed)).healthy
     now[0] = 105.1  # 15 s after the change (plus the few ms this test takes between time.time() calls)
     assert not store.settle("a", alarm_check, Verdict(False, "Failure", changed)).healthy
+
+
+def test_a_datapoint_stamped_before_a_boundary_but_stored_after_it_is_not_lost() -> None:
+    # The emulator stamps a datapoint when it takes the request and stores it a moment later; an evaluation of
+    # that period must not read in between, or the datapoint sits in a period already evaluated, unseen for good.
+    import threading
+
+    from drctl.lab.http import LabRequest, LabResponse
+
+    world, now = _World(), [1000.0]
+    clock = AlarmClock(world, time_scale=0.1, clock=lambda: now[0])
+    clock.evaluate_due()  # first sight; the next boundary is 1002
+    stamped, release = threading.Event(), threading.Event()
+
+    def forward(req: LabRequest) -> LabResponse:
+        at = now[0]  # stamped before the boundary...
+        stamped.set()
+        release.wait(5)  # ...stored after the evaluator woke up for it
+        world.cw.points.append((at, 1.0))
+        return LabResponse(200, {}, b"")
+
+    put = LabRequest("POST", "/", {}, {}, b"", "us-west-2", "us-west-2", "monitoring", "PutMetricData")
+    now[0] = 1001.9
+    putter = threading.Thread(target=clock, args=(put, forward))
+    putter.start()
+    assert stamped.wait(5)
+    now[0] = 1002.01
+    evaluator = threading.Thread(target=clock.evaluate_due)
+    evaluator.start()
+    evaluator.join(0.3)  # the evaluator waits for the put in flight (or, unfixed, has read the empty period)
+    release.set()
+    putter.join(5)
+    evaluator.join(5)
+    assert clock.state("us-west-2", "switch") == "ALARM"
+
+
+def test_a_late_evaluator_evaluates_every_period_it_missed() -> None:
+    # CloudWatch evaluates every period: a lab thread that wakes three periods late still sees the datapoint
+    # that sat in the first of them (evaluating only the newest period would miss it for good).
+    world, now = _World(), [1000.0]  # boundaries every 6 lab seconds: 996, 1002, 1008, 1014
+    clock = AlarmClock(world, time_scale=0.1, clock=lambda: now[0])
+    clock.evaluate_due()  # first sight
+    world.cw.points.append((1000.5, 1.0))
+    now[0] = 1014.5
+    clock.evaluate_due()
+    assert clock.state("us-west-2", "switch") == "ALARM"
+    assert [e["boundary"] for e in clock.evaluations] == [1002.0]  # the only evaluation that changed the state
+
+
+def test_an_alarm_first_seen_late_is_evaluated_from_the_period_it_was_created_in() -> None:
+    from datetime import UTC, datetime
+
+    world, now = _World(), [1000.0]
+    world.cw.alarm["AlarmConfigurationUpdatedTimestamp"] = datetime.fromtimestamp(1000.0, UTC)
+    world.cw.points.append((1000.5, 1.0))  # sent right after PutMetricAlarm
+    clock = AlarmClock(world, time_scale=0.1, clock=lambda: now[0])
+    now[0] = 1003.0  # the lab first looks after that period ended
+    clock.evaluate_due()
+    assert clock.state("us-west-2", "switch") == "ALARM"
