@@ -74,6 +74,11 @@ def test_database_only_then_traffic_only_moves_each_part_alone(fast, home, capsy
     assert "dns" not in db["verification"] and db["verification"]["fencing"]["verdict"] == "verified"
     md = (Path(db["journal"]).parent / "report.md").read_text()
     assert "database only: promotion, traffic not moved" in md
+    # What the runbook tells the operator to expect from `drctl status` now.
+    run(["status", "--json", "--stack", str(stack)])
+    status = json.loads(capsys.readouterr().out)
+    assert (status["writer_region"], status["serving_region"]) == ("us-west-2", "us-east-1")
+    assert "Route53 answers us-east-1 but the writer is us-west-2" in status["warnings"]
 
     # A second --only database is a no-op that says how to move the traffic.
     rc, again = failover(capsys, stack, "--to", "secondary", "--only", "database")
@@ -132,6 +137,10 @@ def test_traffic_to_a_region_whose_database_does_not_write_is_refused_unless_for
     assert log.results["flip"]["writer_reread"]["target_writes"] is False  # re-read right before the flip
     md = (Path(forced["journal"]).parent / "report.md").read_text()
     assert "traffic only: flip, no promotion" in md and "--force-traffic: sending traffic" in md
+    run(["status", "--json", "--stack", str(stack)])
+    status = json.loads(capsys.readouterr().out)
+    assert (status["writer_region"], status["serving_region"]) == ("us-east-1", "us-west-2")
+    assert "Route53 answers us-west-2 but the writer is us-east-1" in status["warnings"]
 
 
 def test_the_writer_is_read_again_right_before_the_flip(fast, home, capsys, monkeypatch) -> None:
