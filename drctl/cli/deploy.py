@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.ask import ask, confirm
 from drctl.cli.options import YesOpt
 from drctl.errors import DrctlError, ExitCode, Refused
 
@@ -77,7 +78,7 @@ APPROVAL_WORD = "yes"  # as `terraform apply` asks: only this word applies
 def approval(where: str, workdir: Path) -> Callable[[PlanSummary], bool]:
     """Asks on stderr, after the plan summary, whether to apply it; refuses (exit 7) with no terminal to ask on."""
 
-    def ask(summary: PlanSummary) -> bool:
+    def approve(summary: PlanSummary) -> bool:
         if not sys.stdin.isatty():
             raise Refused(
                 "drctl deploy asks before it applies and there is no terminal to ask on",
@@ -87,12 +88,9 @@ def approval(where: str, workdir: Path) -> Callable[[PlanSummary], bool]:
         _err(f"drctl deploy will apply this plan to {where} ({workdir}): {planned}.")
         if summary.destructive:
             _err(f"  including {len(summary.destructive)} destroy/replace (listed above with !)")
-        # Not typer.prompt: click writes the prompt's last space with input(), to stdout (--json: JSON only).
-        sys.stderr.write(f"Only '{APPROVAL_WORD}' applies. Apply? ")
-        sys.stderr.flush()
-        return sys.stdin.readline().strip().lower() == APPROVAL_WORD  # end of input: "" (not approved)
+        return ask(f"Only '{APPROVAL_WORD}' applies. Apply?").lower() == APPROVAL_WORD  # end of input: no
 
-    return ask
+    return approve
 
 
 def _terraform_dir(explicit: Path | None) -> Path:
@@ -273,7 +271,7 @@ def destroy(
 
     req = _request(lab=lab, stack=None, terraform_dir=terraform_dir, var_file=var_file)
     where = "the offline twin" if lab else "AWS"
-    if not yes and not typer.confirm(f"Destroy the whole stack in {where} ({req.workdir})?", err=True):
+    if not yes and not confirm(f"Destroy the whole stack in {where} ({req.workdir})?"):
         raise typer.Abort()
     run_destroy(req, _CliUi())
     typer.echo(f"destroyed the stack in {where}")

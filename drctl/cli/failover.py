@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.ask import confirm
 from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
 from drctl.errors import ConfigError, Stopped, UsageError
 from drctl.models import FlipMethod, Mode, Only
@@ -139,12 +140,6 @@ def failover(
 
     def progress(msg: str) -> None:
         typer.echo(msg, err=True)
-
-    def confirm(text: str) -> bool:
-        try:
-            return typer.confirm(text, default=False, err=True)
-        except typer.Abort:  # Ctrl-C or end of input at the prompt: not confirmed
-            return False
 
     ask = None if yes else confirm
     if break_lock and not yes and not confirm("Break the failover run lock, whoever holds it?"):

@@ -280,9 +280,12 @@ def test_destroy_asks_first_and_passes_no_force_flag(fake_tf: Path, tmp_path: Pa
     from drctl.cli.app import run
 
     work = request(tmp_path).workdir
-    monkeypatch.setattr("typer.confirm", lambda *a, **k: False)
+    monkeypatch.setattr("sys.stdin", _Pipe("n\n"))
     assert run(["destroy", "--terraform-dir", str(work)]) == ExitCode.INTERRUPTED
     assert "destroy" not in commands(fake_tf)
+    out, err = capsys.readouterr()
+    assert "Destroy the whole stack in AWS" in err and "[y/N]:" in err
+    assert out == ""  # the question went to stderr, all of it (click's prompts leak a space to stdout)
     assert run(["destroy", "--terraform-dir", str(work), "--yes"]) == 0
     destroy_call = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "destroy")
     assert "-auto-approve" in destroy_call and "-force" not in destroy_call
