@@ -311,6 +311,15 @@ class RegionReport:
 
 
 @dataclass(frozen=True)
+class TierGap:
+    """An optional tier the stack does not describe: what drctl will not do or check, and what that costs."""
+
+    tier: str
+    will_not: str
+    cost: str
+
+
+@dataclass(frozen=True)
 class StatusReport:
     stack_name: str
     generated_at: datetime
@@ -332,3 +341,5 @@ class StatusReport:
     route53_reachable: bool = True
     standalone_writers: tuple[str, ...] = ()  # regions whose cluster writes outside the global database
     rto_milestones: tuple[EstimatedPoint, ...] = ()  # the estimate as the run's recovery points
+    traffic_method: str = "switch"  # the stack's `[traffic] method`
+    not_covered: tuple[TierGap, ...] = ()  # optional tiers the stack does not describe

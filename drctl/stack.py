@@ -21,6 +21,11 @@ from drctl.errors import ConfigError
 
 DEFAULT_HOME = ".drctl"
 ROLES = ("primary", "secondary")
+# How traffic moves between regions (`[traffic] method`): drctl's CloudWatch switch (data plane only,
+# recommended), Route53 failover records with plain endpoint health checks (moving traffic needs Route53's
+# control plane, us-east-1), or not at all.
+SWITCH, HEALTH_CHECK, NO_TRAFFIC = "switch", "health-check", "none"
+TRAFFIC_METHODS = (SWITCH, HEALTH_CHECK, NO_TRAFFIC)
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
@@ -124,30 +129,103 @@ class Switch:
 
 @dataclass(frozen=True)
 class RegionStack:
-    """Everything drctl knows about one region of the deployment."""
+    """Everything drctl knows about one region of the deployment. Only the database keys are required; each
+    other tier is optional ("" = not in the stack: see TIERS and `Stack.missing_tiers`)."""
 
     name: str
     role: str  # deployment role: "primary" or "secondary" (who writes *now* is read from AWS)
     cluster_id: str
     cluster_arn: str
-    health_check_id: str  # CALCULATED check attached to this region's failover record
-    alb_health_check_id: str
-    switch_health_check_id: str  # CLOUDWATCH_METRIC check that follows switch_alarm_name
-    switch_alarm_name: str  # lives in the *other* region (switch_alarm_region)
-    switch_alarm_region: str
-    record_set_identifier: str
-    alb_arn: str
-    target_group_arn: str
-    asg_name: str
-    bucket: str
-    backup_vault: str
-    sns_topic_arn: str
+    # traffic: the health check on this region's failover record (switch: CALCULATED of the ALB check and the
+    # switch check; health-check: the endpoint check itself) and the record's SetIdentifier
+    health_check_id: str = ""
+    record_set_identifier: str = ""
+    alb_health_check_id: str = ""
+    switch_health_check_id: str = ""  # CLOUDWATCH_METRIC check that follows switch_alarm_name
+    switch_alarm_name: str = ""  # lives in the *other* region (switch_alarm_region)
+    switch_alarm_region: str = ""
+    # compute
+    alb_arn: str = ""
+    target_group_arn: str = ""
+    asg_name: str = ""
+    bucket: str = ""  # object replication
+    backup_vault: str = ""  # backups
+    sns_topic_arn: str = ""  # notifications
     lock_table: str = ""  # DynamoDB table for the run lock (a conditional write in this region)
     kms_key_arn: str = ""
     alb_dns_name: str = ""
     # CloudWatch metric alarms in this region that say the application is healthy ("application healthy": all
     # OK after a failover into this region). Empty: the phase is not measured.
     app_health_alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tier:
+    """An optional part of the stack: the per-region keys that describe it, and what its absence costs."""
+
+    name: str
+    keys: tuple[str, ...]
+    will_not: str  # what drctl will not do or check without it
+    cost: str  # what that costs the operator
+
+
+TRAFFIC_KEYS = {
+    SWITCH: (
+        "record_set_identifier",
+        "health_check_id",
+        "alb_health_check_id",
+        "switch_health_check_id",
+        "switch_alarm_name",
+        "switch_alarm_region",
+    ),
+    HEALTH_CHECK: ("record_set_identifier", "health_check_id"),
+    NO_TRAFFIC: (),
+}
+TIERS = (
+    Tier(
+        "compute",
+        ("alb_arn", "target_group_arn", "asg_name"),
+        "check or scale the target's capacity, or wait for healthy targets before moving traffic",
+        "traffic may move to a region that cannot carry the load; status cannot say whether it can",
+    ),
+    Tier(
+        "object replication",
+        ("bucket",),
+        "read S3 replication rules or the objects still waiting to replicate",
+        "objects not yet replicated are neither counted before a failover nor reported after",
+    ),
+    Tier(
+        "backups",
+        ("backup_vault",),
+        "check recovery points or cross-region backup copies",
+        "a missing or stale backup copy in the target region goes unnoticed",
+    ),
+    Tier(
+        "notifications",
+        ("sns_topic_arn",),
+        "check the SNS topic the alarms notify",
+        "a deleted topic (alarms that notify nobody) goes unnoticed",
+    ),
+    Tier(
+        "lock table",
+        ("lock_table",),
+        "take the run lock in DynamoDB (only a lock file on this machine)",
+        "two operators on two machines could fail over at once; a run needs --without-lock",
+    ),
+)
+TRAFFIC_COST = {
+    SWITCH: ("", ""),
+    HEALTH_CHECK: (
+        "move traffic through the data plane: it swaps the failover records with Route53's control plane "
+        "(ChangeResourceRecordSets, us-east-1)",
+        "a failover needs us-east-1's Route53 API to move traffic; if us-east-1 is the failed region, traffic "
+        "follows the health checks only and comes back to the old region when it recovers",
+    ),
+    NO_TRAFFIC: (
+        "move traffic, read what Route53 answers, or verify DNS after a failover",
+        "after a failover the application must be pointed at the new writer by other means",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -187,6 +265,25 @@ class Stack:
     route53_api: Route53Api = field(default_factory=Route53Api)
     canary: CanarySettings = field(default_factory=CanarySettings)
     source: Path | None = None
+    traffic_method: str = SWITCH  # `[traffic] method`: switch | health-check | none
+
+    @property
+    def moves_traffic(self) -> bool:
+        return self.traffic_method != NO_TRAFFIC
+
+    def has(self, tier: str) -> bool:
+        """Is the optional tier named `tier` (TIERS) described in this stack (in every region)?"""
+        keys = next(t.keys for t in TIERS if t.name == tier)
+        return all(getattr(r, keys[0]) for r in self.regions.values())
+
+    def missing_tiers(self) -> list[Tier]:
+        """The optional tiers this stack does not describe, with what drctl will not do and what that costs
+        (the traffic tier included when its method is not the switch)."""
+        out = [t for t in TIERS if not self.has(t.name)]
+        will_not, cost = TRAFFIC_COST[self.traffic_method]
+        if will_not:
+            out.insert(0, Tier(f"traffic ({self.traffic_method})", TRAFFIC_KEYS[SWITCH], will_not, cost))
+        return out
 
     @property
     def region_names(self) -> list[str]:
@@ -269,34 +366,49 @@ class _Reader:
         return _Reader(value, self.path, f"{self._key(key)}.")
 
 
-def _region(r: _Reader, name: str) -> RegionStack:
+def _region(r: _Reader, name: str, traffic_method: str) -> RegionStack:
     if not REGION_RE.match(name):
         raise r.fail("", f"{name!r} is not an AWS region name")
     role = r.req("role", str)
     if role not in ROLES:
         raise r.fail("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+    values: dict[str, str] = {}
+    for key in TRAFFIC_KEYS[traffic_method]:
+        if key not in r.data:
+            raise r.fail(key, f"missing required key (traffic method {traffic_method!r})")
+    for tier in TIERS:
+        present = [k for k in tier.keys if k in r.data]
+        if present and len(present) < len(tier.keys):
+            missing = next(k for k in tier.keys if k not in r.data)
+            raise r.fail(
+                missing,
+                f"missing: the {tier.name} tier is half-described ({', '.join(present)} given); "
+                f"give {', '.join(tier.keys)}, or none of them",
+            )
+    optional = {k for t in TIERS for k in t.keys} | set(TRAFFIC_KEYS[SWITCH]) | {"kms_key_arn", "alb_dns_name"}
+    for key in sorted(optional):
+        values[key] = r.opt(key, str, "")
     return RegionStack(
         name=name,
         role=role,
         cluster_id=r.req("cluster_id", str),
         cluster_arn=r.req("cluster_arn", str),
-        health_check_id=r.req("health_check_id", str),
-        alb_health_check_id=r.req("alb_health_check_id", str),
-        switch_health_check_id=r.req("switch_health_check_id", str),
-        switch_alarm_name=r.req("switch_alarm_name", str),
-        switch_alarm_region=r.req("switch_alarm_region", str),
-        record_set_identifier=r.req("record_set_identifier", str),
-        alb_arn=r.req("alb_arn", str),
-        target_group_arn=r.req("target_group_arn", str),
-        asg_name=r.req("asg_name", str),
-        bucket=r.req("bucket", str),
-        backup_vault=r.req("backup_vault", str),
-        sns_topic_arn=r.req("sns_topic_arn", str),
-        lock_table=r.opt("lock_table", str, ""),
-        kms_key_arn=r.opt("kms_key_arn", str, ""),
-        alb_dns_name=r.opt("alb_dns_name", str, ""),
         app_health_alarms=_alarm_names(r),
+        **values,
     )
+
+
+def _tiers_in_every_region(regions_r: _Reader, regions: Mapping[str, RegionStack]) -> None:
+    """A tier described in one region and not another is half-described: name the first missing key."""
+    for tier in TIERS:
+        have = [n for n, r in regions.items() if getattr(r, tier.keys[0])]
+        if have and len(have) < len(regions):
+            lacking = next(n for n in regions if n not in have)
+            raise regions_r.table(lacking).fail(
+                tier.keys[0],
+                f"missing: the {tier.name} tier is described in {', '.join(have)} only; "
+                f"describe it in every region, or in none",
+            )
 
 
 MAX_ALARM_NAMES = 100  # DescribeAlarms AlarmNames: "Maximum number of 100 items", each 1-255 characters
@@ -504,32 +616,50 @@ def _canary(r: _Reader) -> CanarySettings:
     )
 
 
+def _traffic_method(root: _Reader) -> str:
+    traffic = root.table("traffic", required=False)
+    default = SWITCH if "route53" in root.data else NO_TRAFFIC
+    method = traffic.opt("method", str, default)
+    if method not in TRAFFIC_METHODS:
+        raise traffic.fail("method", f"unknown traffic method {method!r}; use one of {', '.join(TRAFFIC_METHODS)}")
+    if method != NO_TRAFFIC and "route53" not in root.data:
+        raise root.fail("route53", f"missing required table (traffic method {method!r} moves failover records)")
+    return method
+
+
 def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
     """Build a Stack from parsed TOML, raising ConfigError naming the first bad key."""
     root = _Reader(data, path)
     db = root.table("database")
-    r53 = root.table("route53")
+    method = _traffic_method(root)
+    r53 = root.table("route53", required=False)
+    has_r53 = "route53" in root.data
+    record_name = r53.req("record_name", str) if has_r53 else ""
     obj = root.table("objectives", required=False)
     sw = root.table("switch", required=False)
     regions_r = root.table("regions")
-    regions = {name: _region(regions_r.table(name), name) for name in regions_r.data}
+    regions = {name: _region(regions_r.table(name), name, method) for name in regions_r.data}
     if len(regions) != 2:
         raise root.fail("regions", f"expected exactly two regions, found {len(regions)}")
     roles = sorted(r.role for r in regions.values())
     if roles != ["primary", "secondary"]:
         raise root.fail("regions", "one region must have role 'primary' and the other 'secondary'")
+    _tiers_in_every_region(regions_r, regions)
     for name, region in regions.items():
-        if region.switch_alarm_region not in regions:
+        if method == SWITCH and region.switch_alarm_region not in regions:
             raise regions_r.table(name).fail(
                 "switch_alarm_region",
                 f"{region.switch_alarm_region!r} is not one of the stack's regions ({', '.join(regions)})",
             )
+    probe_r = root.table("probe", required=False)
+    if probe_r.data.get("url") and not has_r53:
+        raise probe_r.fail("url", "needs [route53] record_name (the probe goes through the public name)")
     return Stack(
         name=root.req("name", str),
         global_cluster_id=db.req("global_cluster_id", str),
         engine_version=db.opt("engine_version", str, ""),
-        zone_id=r53.req("zone_id", str),
-        record_name=r53.req("record_name", str),
+        zone_id=r53.req("zone_id", str) if has_r53 else "",
+        record_name=record_name,
         record_ttl_s=r53.opt("ttl_s", int, 60),
         health_check_interval_s=r53.opt("health_check_interval_s", int, Stack.health_check_interval_s),
         health_check_failure_threshold=r53.opt(
@@ -550,10 +680,11 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         ),
         aws=_aws(root.table("aws", required=False)),
         failover=_failover(root.table("failover", required=False)),
-        probe=_probe(root.table("probe", required=False), r53.req("record_name", str)),
+        probe=_probe(probe_r, record_name),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
         canary=_canary(root.table("canary", required=False)),
         source=path,
+        traffic_method=method,
     )
 
 

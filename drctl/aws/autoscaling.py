@@ -28,3 +28,21 @@ def read_asg(autoscaling: Any, asg_name: str, region: str) -> AsgState:
         min_size=int(g.get("MinSize", 0)),
         max_size=int(g.get("MaxSize", 0)),
     )
+
+
+MAX_PAGES = 20  # bounded pagination (2,000 groups per region)
+
+
+def groups_with_target_group(autoscaling: Any, target_group_arn: str) -> list[str]:
+    """Names of the Auto Scaling groups that register into `target_group_arn` (DescribeAutoScalingGroups)."""
+    names: list[str] = []
+    kwargs: dict[str, Any] = {"MaxRecords": 100}
+    for _ in range(MAX_PAGES):
+        resp = autoscaling.describe_auto_scaling_groups(**kwargs)
+        for group in resp.get("AutoScalingGroups", []):
+            if target_group_arn in (group.get("TargetGroupARNs") or []):
+                names.append(str(group["AutoScalingGroupName"]))
+        if not resp.get("NextToken"):
+            break
+        kwargs["NextToken"] = resp["NextToken"]
+    return names

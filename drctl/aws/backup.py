@@ -72,3 +72,10 @@ def read_backups(backup: Any, vault: str, now: datetime | None = None) -> Backup
             else None
         ),
     )
+
+
+def vault_names(backup: Any) -> list[str]:
+    """ListBackupVaults (first 100): the region's vault names."""
+    return [
+        str(v["BackupVaultName"]) for v in backup.list_backup_vaults(MaxResults=100).get("BackupVaultList", [])
+    ]

@@ -25,8 +25,14 @@ def _fqdn(name: str) -> str:
 
 def list_failover_records(r53: Any, zone_id: str, record_name: str) -> list[RecordSet]:
     """The record sets named `record_name` in the zone (all types), in the order Route53 lists them."""
+    return [_record(raw) for raw in read_record_sets(r53, zone_id, record_name)]
+
+
+def read_record_sets(r53: Any, zone_id: str, record_name: str) -> list[dict[str, Any]]:
+    """The record sets named `record_name`, as ListResourceRecordSets returns them (a DELETE must repeat every
+    value exactly: https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html)."""
     want = _fqdn(record_name).lower()
-    records: list[RecordSet] = []
+    records: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "StartRecordName": want}
     # Records of one name are contiguous in the listing; stop at the first other name. Bounded pages.
     for _ in range(20):
@@ -34,7 +40,7 @@ def list_failover_records(r53: Any, zone_id: str, record_name: str) -> list[Reco
         for raw in resp.get("ResourceRecordSets", []):
             if _fqdn(str(raw.get("Name", ""))).lower().replace("\\052", "*") != want:
                 return records
-            records.append(_record(raw))
+            records.append(dict(raw))
         if not resp.get("IsTruncated"):
             break
         kwargs = {

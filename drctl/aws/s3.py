@@ -33,3 +33,23 @@ def read_replication(s3: Any, bucket: str, rule_id: str = "") -> S3Replication:
         destination_bucket=str(dest.get("Bucket", "")).rsplit(":", 1)[-1] or None,
         rtc_enabled=rtc,
     )
+
+
+def bucket_names(s3: Any) -> list[str]:
+    """ListBuckets: every bucket of the account."""
+    return [str(b["Name"]) for b in s3.list_buckets().get("Buckets", [])]
+
+
+def bucket_region(s3: Any, bucket: str) -> str:
+    """GetBucketLocation: the bucket's region (an empty LocationConstraint means us-east-1)."""
+    return str(s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") or "us-east-1")
+
+
+def replication_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """GetBucketReplication: the bucket's rules ([] when it has no replication configuration)."""
+    try:
+        return list(s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"].get("Rules", []))
+    except ClientError as e:
+        if error_code(e) != "ReplicationConfigurationNotFoundError":
+            raise
+        return []

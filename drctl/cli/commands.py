@@ -9,6 +9,7 @@ from drctl.cli import rejoin  # noqa: F401
 from drctl.cli import canary  # noqa: F401
 from drctl.cli import report  # noqa: F401
 from drctl.cli import snapshots  # noqa: F401
+from drctl.cli import discover  # noqa: F401
 from drctl.cli import deploy  # noqa: F401
 from drctl.cli import lab  # noqa: F401
 from drctl.cli import lab_demo  # noqa: F401

@@ -77,6 +77,14 @@ def failover(
         typer.Option("--resume", help="Continue an interrupted run. Example: --resume 20261129T121500Z-ab12"),
     ] = None,
     break_lock: BreakLockOpt = False,
+    without_lock: Annotated[
+        bool,
+        typer.Option(
+            "--without-lock",
+            help="The stack has no lock table: proceed with the run lock off (only this machine's lock file; "
+            "two operators on two machines could run at once). Refused without it (exit 7).",
+        ),
+    ] = False,
     canary: Annotated[
         bool,
         typer.Option(
@@ -183,7 +191,18 @@ def failover(
             allow_detach=allow_detach,
             only=only.value if only else "",
             force_traffic=force_traffic,
+            without_lock=without_lock,
         )
+        if flip_method != FlipMethod.SWITCH and stack.traffic_method != "switch":
+            raise UsageError(
+                f"--flip-method applies to the switch traffic method; this stack's is {stack.traffic_method!r}",
+                hint="drop --flip-method",
+            )
+        if only is not None and stack.traffic_method == "none":
+            raise UsageError(
+                f"--only {only.value}: this stack's traffic method is 'none', drctl moves no traffic",
+                hint="a failover of this stack moves the database only: drop --only",
+            )
         if force and mode == Mode.PLANNED:
             progress("WARNING: --force: the replication-lag bound will not stop this failover")
         if force_traffic:

@@ -53,6 +53,8 @@ def summary(wanted: int, needed: int, mode: str, share_pct: float, at_flip: int,
 def capacity(run: Run) -> dict[str, Any]:
     """Scale the target ASG to the load it is about to take; wait for the healthy targets the flip needs."""
     t = run.target
+    if not run.stack.has("compute"):
+        return {"skipped": "no compute tier in the stack: capacity neither scaled nor waited for"}
     asg_client = run.clients.client("autoscaling", t.name)
     before = autoscaling.read_asg(asg_client, t.asg_name, t.name)
     facts = Facts(**{**run.facts.to_dict(), "target_desired": before.desired, "target_max": before.max_size})
@@ -80,6 +82,8 @@ def capacity_after_flip(run: Run) -> dict[str, Any]:
     """Unplanned mode, once traffic has moved: keep waiting for the rest of the wanted capacity until the
     run's deadline. Never fails the run: a shortfall is reported (and warned about), traffic stays moved."""
     t = run.target
+    if not run.stack.has("compute"):
+        return {"skipped": "no compute tier in the stack"}
     before = run.results.get("capacity", {})
     wanted = int(before.get("wanted", run.facts.wanted_capacity))
     needed = int(before.get("needed_to_flip", wanted))

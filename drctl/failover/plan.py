@@ -14,7 +14,7 @@ from drctl.aws.calls import ApiCall
 from drctl.aws.dynamodb import LockItem
 from drctl.aws.rds import keep_snapshot_id
 from drctl.models import FlipMethod, Mode, Only
-from drctl.stack import RegionStack, Stack
+from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, RegionStack, Stack
 
 PLANNED, UNPLANNED = Mode.PLANNED.value, Mode.UNPLANNED.value
 SWITCH, INVERT = FlipMethod.SWITCH.value, FlipMethod.INVERT.value
@@ -30,6 +30,7 @@ class Request:
     force: bool = False
     stack_path: str = ""
     allow_detach: bool = False  # unplanned: detach-and-promote allowed once the global path is shown down
+    without_lock: bool = False  # the operator acknowledged that the stack has no lock table (run lock off)
     only: str = ""  # "" (the whole failover), DATABASE_ONLY (promote, traffic stays), TRAFFIC_ONLY (flip only)
     force_traffic: bool = False  # traffic only: flip although the target's database does not write
 
@@ -99,6 +100,8 @@ class Facts(CheckedFacts):
     target_held_out: bool | None = None  # the target's record check has an unmeetable HealthThreshold (invert)
     target_children: int = 0  # child checks of the target's CALCULATED check (its threshold when put back)
     snapshots_to_keep: list[str] = field(default_factory=list)
+    # traffic method health-check: the record sets of the stack's name as read (ListResourceRecordSets)
+    records: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)  # {"name", "ok", "detail"}
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -111,9 +114,13 @@ def flip_calls(
     target_inverted: bool | None = None,
     target_held_out: bool | None = None,
     target_children: int = 0,
+    records: list[dict[str, Any]] | None = None,
     source_drained: bool | None = None,
 ) -> list[ApiCall]:
     """Make the target's record serve and the source's stop (a source already drained is left as it is).
+
+    Traffic method health-check: one atomic ChangeResourceRecordSets that makes the target's record PRIMARY
+    (Route53's control plane, us-east-1); method none: no call.
 
     Route53 failover routing answers PRIMARY while it is healthy, so: drain the source when it holds the
     PRIMARY record (failover), and un-drain the target when its switch is thrown (failback). The switch for a
@@ -122,6 +129,19 @@ def flip_calls(
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
     reason = f"drctl failover to {target.name}"
     calls: list[ApiCall] = []
+    if stack.traffic_method == NO_TRAFFIC:
+        return calls
+    if stack.traffic_method == HEALTH_CHECK:
+        swap = route53_actions.make_record_primary(stack.zone_id, records or [], target.record_set_identifier)
+        if swap is not None:
+            calls.append(
+                swap.because(
+                    f"make {target.name}'s failover record PRIMARY and {source.name}'s SECONDARY in one atomic "
+                    "batch (Route53 control plane, us-east-1: the health-check traffic method has no data-plane "
+                    "switch)"
+                )
+            )
+        return calls
     if req.flip_method == INVERT:
         # Not Inverted (it would turn a dead source healthy again): an unmeetable HealthThreshold keeps the
         # source's record out of service whatever its region does, until a failback puts the threshold back.
@@ -154,8 +174,10 @@ def flip_calls(
     return calls
 
 
-def facts_flip_calls(stack: Stack, req: Request, facts: Facts) -> list[ApiCall]:
-    """The flip calls for what preflight found."""
+def facts_flip_calls(
+    stack: Stack, req: Request, facts: Facts, records: list[dict[str, Any]] | None = None
+) -> list[ApiCall]:
+    """The flip calls for what preflight found (`records`: the failover records as re-read just now, if so)."""
     return flip_calls(
         stack,
         req,
@@ -163,7 +185,8 @@ def facts_flip_calls(stack: Stack, req: Request, facts: Facts) -> list[ApiCall]:
         facts.target_inverted,
         facts.target_held_out,
         facts.target_children,
-        facts.source_drained,
+        facts.records if records is None else records,
+        source_drained=facts.source_drained,
     )
 
 
@@ -208,7 +231,7 @@ def detach_call(stack: Stack, req: Request) -> ApiCall:
 
 def capacity_call(stack: Stack, req: Request, facts: Facts) -> ApiCall | None:
     target = stack.regions[req.to_region]
-    if facts.target_desired >= facts.wanted_capacity:
+    if not stack.has("compute") or facts.target_desired >= facts.wanted_capacity:
         return None
     max_size = facts.wanted_capacity if facts.target_max < facts.wanted_capacity else None
     return autoscaling_actions.scale_asg(target.name, target.asg_name, facts.wanted_capacity, max_size).because(

@@ -23,7 +23,6 @@ from drctl.failover.plan import (
     DATABASE_ONLY,
     INVERT,
     PLANNED,
-    SWITCH,
     TRAFFIC_ONLY,
     Facts,
     Request,
@@ -31,7 +30,7 @@ from drctl.failover.plan import (
 )
 from drctl.failover.waiting import NotYet, wait_until
 from drctl.models import GlobalCluster
-from drctl.stack import Stack
+from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, SWITCH, Stack
 
 FIRST_SAMPLE_WAIT_S = 15.0  # Aurora publishes lag every minute on AWS, every second in the lab
 
@@ -132,6 +131,7 @@ def run_preflight(
 
     with aws_errors("cloudwatch:GetMetricData", target.name, req):
         _lag(clients, stack, req, facts, progress)
+    _tier_warnings(clients, stack, req, facts)
     if req.only == DATABASE_ONLY:
         facts.warnings.append(traffic_stays_warning(req))
         with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
@@ -160,7 +160,7 @@ def _flip_state(clients: Clients, stack: Stack, req: Request, facts: Facts) -> N
     """What the flip needs to know: is the target's switch thrown; the Route53 checks for --flip-method invert;
     for a traffic-only move, is the source's switch thrown already."""
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
-    if req.mode == PLANNED:
+    if req.mode == PLANNED and stack.traffic_method == SWITCH:
         with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region, req):
             state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
@@ -171,7 +171,8 @@ def _flip_state(clients: Clients, stack: Stack, req: Request, facts: Facts) -> N
                 facts.target_inverted = check.inverted
                 facts.target_children = len(check.children)
                 facts.target_held_out = (check.health_threshold or 0) > len(check.children)
-    if req.only == TRAFFIC_ONLY and req.flip_method == SWITCH and source.role == "primary":
+    switch = req.flip_method != INVERT and stack.traffic_method == SWITCH
+    if req.only == TRAFFIC_ONLY and switch and source.role == "primary":
         # The source's switch lives in the target's region (readable in both modes).
         with aws_errors("cloudwatch:DescribeAlarms", source.switch_alarm_region, req):
             state = observe.alarm_state(clients, source.switch_alarm_region, source.switch_alarm_name)
@@ -211,6 +212,7 @@ def _traffic_only(clients: Clients, stack: Stack, req: Request, facts: Facts, gc
                 f"{why}: its application's writes would fail; promote it first "
                 f"(`drctl failover --to {target.name} --only database`), or pass --force-traffic"
             )
+    _tier_warnings(clients, stack, req, facts)
     _capacity(clients, stack, req, facts)
     _flip_state(clients, stack, req, facts)
     if not facts.refusals and not facts_flip_calls(stack, req, facts):
@@ -222,6 +224,14 @@ def _nothing_to_flip(stack: Stack, req: Request, facts: Facts) -> None:
     """No flip call is needed: a no-op when the switches were read, a refusal when the one that matters could
     not be (unplanned mode does not call the region where the target's switch lives)."""
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if stack.traffic_method == HEALTH_CHECK:
+        if facts.records:  # else not read (unplanned, Route53 down): the flip step reads them again
+            facts.noop = True
+            facts.noop_reason = (
+                f"traffic already goes to {target.name}: its failover record is PRIMARY "
+                "(ListResourceRecordSets); nothing to flip"
+            )
+        return
     if facts.target_drained is None and source.role != "primary":
         facts.refusals.append(
             f"{target.name}'s switch lives in {target.switch_alarm_region}, which unplanned mode does not call: "
@@ -310,8 +320,47 @@ def _lag(
             facts.refusals.append(f"{why}: {detail} (--force overrides this check only)")
 
 
+def _tier_warnings(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+    """Say what this run will not do for want of a tier; read the records the health-check method swaps."""
+    if stack.traffic_method == HEALTH_CHECK and req.moves_traffic:  # --only database reads no records
+        facts.warnings.append(
+            "traffic method health-check: moving traffic needs Route53's control plane (ChangeResourceRecordSets "
+            "in us-east-1), not a data-plane switch"
+        )
+        try:
+            facts.records = route53.read_record_sets(
+                clients.client("route53", GLOBAL_REGION), stack.zone_id, stack.record_name
+            )
+        except (ClientError, BotoCoreError) as e:
+            if req.mode == PLANNED:
+                raise _preflight_error(e, "route53:ListResourceRecordSets", GLOBAL_REGION, req) from e
+            facts.warnings.append(
+                f"Route53's control plane did not answer ({error_code(e) or type(e).__name__}): the flip will try "
+                "again; until the records are swapped traffic follows the endpoint health checks only"
+            )
+        names = {r.get("SetIdentifier") for r in facts.records if r.get("Failover")}
+        target = stack.regions[req.to_region]
+        if facts.records and target.record_set_identifier not in names:
+            facts.refusals.append(
+                f"no failover record with SetIdentifier {target.record_set_identifier!r} for {stack.record_name} "
+                f"in zone {stack.zone_id}: the stack file is out of date (`drctl discover`)"
+            )
+    elif stack.traffic_method == NO_TRAFFIC:
+        facts.warnings.append("traffic method none: drctl promotes the database and does not move traffic")
+    if not stack.has("lock table"):
+        facts.warnings.append(
+            "run lock off: the stack has no lock table, so only this machine's lock file keeps two operators "
+            "apart (--without-lock)"
+        )
+
+
 def _capacity(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
     source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if not stack.has("compute"):
+        facts.capacity_source = "no compute tier in the stack"
+        facts.check("target can take the load", None, "not checked: no compute tier (ALB, ASG) in the stack")
+        facts.warnings.append("no compute tier: the target's capacity is neither checked nor scaled")
+        return
     with aws_errors("autoscaling:DescribeAutoScalingGroups", target.name, req):
         t = autoscaling.read_asg(clients.client("autoscaling", target.name), target.asg_name, target.name)
     facts.target_desired, facts.target_max = t.desired, t.max_size

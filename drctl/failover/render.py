@@ -86,6 +86,7 @@ def dry_run_json(d: DryRun, out: TextIO) -> None:
         "noop": d.facts.noop,
         "facts": d.facts.to_dict(),
         "calls": [c.describe() for c in d.calls],
+        "not_covered": d.not_covered,
     }
     out.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -108,6 +109,10 @@ def dry_run_text(d: DryRun, out: TextIO) -> None:
         console.print(f"[red]refused:[/red] {r}")
     for w in f.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
+    for gap in d.not_covered:
+        console.print(
+            f"not covered: {gap['tier']}: drctl will not {gap['will_not']}; cost: {gap['cost']}", markup=False
+        )
     console.print("[bold]dry run: these calls would be made (none were):[/bold]")
     for i, c in enumerate(d.calls, 1):
         console.print(f"{i:2}. {c.line()}", markup=False)

@@ -114,6 +114,8 @@ class DryRun:
     facts: Facts
     calls: list[ApiCall]
     req: Request | None = None  # what was asked (the parts `--only` names); keyword: DryRun(..., req=req)
+    # optional tiers the stack does not describe: {"tier", "will_not", "cost"}
+    not_covered: list[dict[str, str]] = field(default_factory=list)
 
 
 def make_clients(stack: Stack) -> tuple[CallRecorder, RecordingFactory, RecordingFactory]:
@@ -128,14 +130,26 @@ def refuse(facts: Facts) -> Refused:
     return Refused("preflight refused the failover: " + "; ".join(facts.refusals), hint="nothing was changed")
 
 
+def refuse_without_lock(stack: Stack, req: Request) -> None:
+    """No lock table: the run lock is off (two operators could run at once). A run proceeds only when the
+    operator says so (--without-lock); refusing outright would leave such a stack with no failover at all."""
+    if not stack.has("lock table") and not req.without_lock:
+        raise Refused(
+            f"stack {stack.name} has no lock table: the run lock is off, two operators on two machines could "
+            "fail over at once (only this machine's lock file holds)",
+            hint="nothing was changed; add a lock_table per region, or re-run with --without-lock",
+        )
+
+
 def dry_run(stack: Stack, req: Request) -> DryRun:
     """The read-only preflight and the calls a run would make; changes nothing."""
     _, clients, _ = make_clients(stack)
     facts = run_preflight(clients, stack, req)
+    gaps = [{"tier": t.name, "will_not": t.will_not, "cost": t.cost} for t in stack.missing_tiers()]
     if facts.noop:
-        return DryRun(facts, [], req=req)
+        return DryRun(facts, [], req=req, not_covered=gaps)
     lock = RunLock(stack, clients, stack.regions[req.to_region], "<run id>")
-    return DryRun(facts, plan_calls(stack, req, facts, lock.item), req=req)
+    return DryRun(facts, plan_calls(stack, req, facts, lock.item), req=req, not_covered=gaps)
 
 
 class _Runner:
@@ -422,6 +436,7 @@ def start(
     on_journal: Callable[[Journal], None] | None = None,
 ) -> RunReport:
     """Start a run. `on_journal` is called once its journal exists, before the lock (the canary starts there)."""
+    refuse_without_lock(stack, req)
     run_id = new_run_id()
     journal = Journal.create(
         RunStarted(

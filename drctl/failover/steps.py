@@ -6,15 +6,18 @@ result). Every step is safe to run again after a crash: it re-reads AWS first.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drctl.aws import cloudwatch, rds
-from drctl.aws.errors import error_code, to_drctl_error, worth_another_look
+from drctl.aws import cloudwatch, rds, route53
+from drctl.aws.clients import GLOBAL_REGION
+from drctl.aws.errors import error_code, no_answer, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
 from drctl.errors import Failed, Refused
 from drctl.failover import observe
@@ -24,6 +27,7 @@ from drctl.failover.plan import TRAFFIC_ONLY, UNPLANNED, facts_flip_calls, keep_
 from drctl.failover.promote import promote, read_db_state
 from drctl.failover.verify import verify
 from drctl.failover.waiting import NotYet, wait_until
+from drctl.stack import HEALTH_CHECK
 
 __all__ = ["Run", "capacity", "capacity_after_flip", "flip", "keep_snapshots", "promote", "sample_rpo", "verify"]
 
@@ -47,6 +51,8 @@ def _s3_backlog(run: Run) -> dict[str, Any]:
     s, t = run.source, run.target
     if run.req.mode == UNPLANNED:
         return {"verdict": "unavailable", "detail": f"published in {s.name}, not contacted in unplanned mode"}
+    if not run.stack.has("object replication"):
+        return {"verdict": "unavailable", "detail": "no object replication tier in the stack file"}
     if not run.stack.replication_rule_id:
         return {"verdict": "unavailable", "detail": "no replication rule id in the stack file"}
     try:
@@ -135,12 +141,21 @@ def flip(run: Run) -> dict[str, Any]:
     (at its period, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html) and
     records when it saw the alarm in the wanted state: that, not the put, is when Route53 starts to follow."""
     reread = _target_still_writes(run) if run.req.only == TRAFFIC_ONLY else None
-    calls = facts_flip_calls(run.stack, run.req, run.facts)
+    records = None
+    if run.stack.traffic_method == HEALTH_CHECK:  # re-read right before the change: never act on a guess
+        with _control_plane(run, "ListResourceRecordSets"):
+            r53 = run.clients.client("route53", GLOBAL_REGION)
+            records = route53.read_record_sets(r53, run.stack.zone_id, run.stack.record_name)
+    calls = facts_flip_calls(run.stack, run.req, run.facts, records)
     done: list[dict[str, Any]] = []
     for call in calls:
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         put_wall, put_mono = time.time(), time.monotonic()
-        resp = call.send(run.clients)
+        if call.operation == "ChangeResourceRecordSets":
+            with _control_plane(run, call.operation):
+                resp = call.send(run.clients)
+        else:
+            resp = call.send(run.clients)
         rid = resp.get("ResponseMetadata", {}).get("RequestId", "")
         entry: dict[str, Any] = {**call.describe(), "request_id": rid, "sent_at": put_wall}
         if call.operation == "PutMetricData":
@@ -158,6 +173,12 @@ def flip(run: Run) -> dict[str, Any]:
                 )
         elif call.operation == "UpdateHealthCheck":
             run.milestone("health check changed", f"UpdateHealthCheck in {call.region}, request id {rid}")
+        elif call.operation == "ChangeResourceRecordSets":
+            run.milestone(
+                "failover records changed",
+                f"ChangeResourceRecordSets in {call.region} (Route53 control plane), request id {rid}",
+                at=put_wall,
+            )
         done.append(entry)
     return {"calls": done} if reread is None else {"calls": done, "writer_reread": reread}
 
@@ -183,6 +204,24 @@ def _writer_words(writer_region: str | None, in_progress: str | None) -> str:
     if in_progress:
         return f"a global cluster transition is in progress: {in_progress}"
     return f"{writer_region} writes" if writer_region else "no writer could be read"
+
+
+@contextlib.contextmanager
+def _control_plane(run: Run, operation: str) -> Iterator[None]:
+    """The health-check traffic method's flip needs Route53's control plane (us-east-1): when it does not answer,
+    say what that leaves (the database writes; traffic follows the endpoint checks only) and stop, resumable."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        if not no_answer(e):
+            raise
+        raise Failed(
+            f"Route53's control plane ({GLOBAL_REGION}) did not answer {operation} "
+            f"({error_code(e) or type(e).__name__}): {run.target.name} writes, but the failover records still "
+            f"make {run.source.name} PRIMARY — traffic follows the endpoint health checks only and goes back to "
+            f"{run.source.name} when it recovers",
+            hint="resume once the Route53 API answers",
+        ) from e
 
 
 def _follow_switch_alarm(run: Run, call: Any, put_wall: float, put_mono: float) -> dict[str, Any]:

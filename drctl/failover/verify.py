@@ -21,7 +21,7 @@ from drctl.failover.plan import UNPLANNED
 from drctl.failover.preflight import read_global
 from drctl.failover.promote import promoted, read_db_state
 from drctl.failover.waiting import NotYet, wait_until
-from drctl.stack import RegionStack
+from drctl.stack import NO_TRAFFIC, SWITCH, RegionStack
 
 # ------------------------------------------------------------------------------------------- verification
 
@@ -50,16 +50,22 @@ def verify(run: Run) -> dict[str, Any]:
             f"{state.writer_region or 'no region'} writes); no promotion (--only traffic)",
             "state": state.to_dict(),
         }
-    if run.req.moves_traffic:
-        out["traffic"] = _verify_traffic(run)
-        out["dns"] = _verify_dns(run)
-        out["serving"] = serving.verify_serving(run, out["dns"])  # "target serving": after DNS answers the target
-        out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
-    else:
+    if not run.req.moves_traffic:
         out["traffic"] = {
             "verdict": "not moved (--only database)",
             "detail": f"traffic still goes to {s.name}: no flip, DNS, serving or application-health check made",
         }
+    elif run.stack.traffic_method == NO_TRAFFIC:
+        why = "traffic method none: drctl does not move traffic"
+        out["traffic"] = {"verdict": "not moved", "detail": why}
+        out["dns"] = {"verdict": f"not checked: {why}", "detail": ""}
+        out["serving"] = {"verdict": f"not probed: {why}", "detail": ""}
+    else:
+        out["traffic"] = _verify_traffic(run)
+        out["dns"] = _verify_dns(run)
+        out["serving"] = serving.verify_serving(run, out["dns"])  # "target serving": after DNS answers target
+    if run.req.moves_traffic:
+        out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
     if run.req.moves_database:
         out["fencing"] = _verify_fencing(run, s)
     return out
@@ -67,7 +73,7 @@ def verify(run: Run) -> dict[str, Any]:
 
 def _verify_traffic(run: Run) -> dict[str, Any]:
     t, s = run.target, run.source
-    if run.req.mode == UNPLANNED:
+    if run.req.mode == UNPLANNED and run.stack.traffic_method == SWITCH:
         # Route53's control plane is in us-east-1: not called in unplanned mode. The switch is readable here.
         if s.role != "primary":
             return {"verdict": "unverifiable", "detail": "Route53 control plane not called in unplanned mode"}

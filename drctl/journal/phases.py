@@ -147,6 +147,7 @@ RECOVERY_ORDER = (
     "database writable",
     "switch datapoint put",
     "health check changed",
+    "failover records changed",
     "alarm in ALARM",
     "DNS answers target",
     "clients converge",

@@ -131,6 +131,8 @@ def report_dict(report: StatusReport) -> dict[str, Any]:
         "rto_terms": [_term(t) for t in report.rto_terms],
         "rto_milestones": [asdict(p) for p in report.rto_milestones],
         "max_switchover_lag_ms": report.max_switchover_lag_ms,
+        "traffic_method": report.traffic_method,
+        "not_covered": [asdict(g) for g in report.not_covered],
         "global_cluster": (
             {
                 "id": gc.identifier,

@@ -51,8 +51,26 @@ def _headline(report: StatusReport) -> Text:
     return line
 
 
+NOT_IN_STACK = Text("not in the stack", style="dim")
+
+
 def _cells(r: RegionReport, report: StatusReport) -> dict[str, RenderableType]:
-    """One region's column of the screen, keyed by row label."""
+    """One region's column of the screen, keyed by row label (a tier the stack does not describe: said so)."""
+    cells = _all_cells(r, report)
+    absent = {g.tier for g in report.not_covered}
+    rows = {
+        "compute": ("alb targets", "asg"),
+        "object replication": ("s3 replication", "s3 backlog"),
+        "backups": ("latest backup", "latest copy"),
+        "notifications": ("sns topic",),
+    }
+    for tier, labels in rows.items():
+        if tier in absent:
+            cells.update({label: NOT_IN_STACK for label in labels})
+    return cells
+
+
+def _all_cells(r: RegionReport, report: StatusReport) -> dict[str, RenderableType]:
     now = report.generated_at
     role = Text(f"{r.role} / {r.deployment_role}", style="bold")
     cells: dict[str, RenderableType] = {"role now / deployed": role}
@@ -158,7 +176,12 @@ def _milestones(report: StatusReport) -> Table:
     total = report.estimated_rto_s
     within = total is not None and total <= report.rto_objective_s
     t.add_row(
-        Text("RTO (DNS answers target)", style="bold"),
+        Text(
+            "RTO (database writable: drctl moves no traffic)"
+            if report.traffic_method == "none"
+            else "RTO (DNS answers target)",
+            style="bold",
+        ),
         Text(_secs(total), style="green" if within else "bold red"),
         "",
         f"objective {report.rto_objective_s:g}s",
@@ -182,5 +205,9 @@ def render_screen(report: StatusReport) -> RenderableType:
         parts.extend(Text(f"  • {reason}") for reason in report.reasons)
     for warning in report.warnings:
         parts.append(Text(f"  ! {warning}", style="yellow"))
+    if report.not_covered:
+        parts.append(Text(f"Not covered by this stack (traffic method: {report.traffic_method}):", style="bold"))
+        for gap in report.not_covered:
+            parts.append(Text(f"  - {gap.tier}: drctl will not {gap.will_not}; cost: {gap.cost}"))
     parts.append(Text(f"read at {report.generated_at:%H:%M:%S}Z", style="dim"))
     return Group(*parts)

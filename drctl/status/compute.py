@@ -26,8 +26,9 @@ from drctl.models import (
     StatusReport,
     TargetHealth,
     Term,
+    TierGap,
 )
-from drctl.stack import Stack
+from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, Stack
 from drctl.status.estimates import CAPACITY_WARMUP_ESTIMATE_S, PROMOTION_ESTIMATE_S
 from drctl.status.gather import GLOBAL, DbReading, Readings
 from drctl.status.health import calculated_verdict, leaf_verdict, serving_record
@@ -100,6 +101,7 @@ def rpo_terms(lag: AuroraLag | None, s3_backlog: S3Backlog | None) -> tuple[floa
     DB_WRITABLE,
     DATAPOINT_PUT,
     _HEALTH_CHECK_CHANGED,
+    RECORDS_CHANGED,
     ALARM_IN_ALARM,
     DNS_ANSWERS,
     CLIENTS_CONVERGE,
@@ -139,6 +141,10 @@ def rto_estimate(
                         that many consecutive results: dns-failover-determining-health-of-endpoints.html)
     clients converge    + the record's TTL (a bound: resolvers may keep the old answer that long)
 
+    Traffic method health-check: "failover records changed" (ChangeResourceRecordSets, once the database
+    writes) + Route 53's documented propagation (60 s) to "DNS answers target"; method none: the estimate ends at
+    "database writable" (drctl moves no traffic).
+
     The headline (`estimated_rto_s`) is "DNS answers target", as the run's. Not estimated: "health check
     changed" (--flip-method invert only), "target serving" and "application healthy" (probes of the run)."""
     interval = (detection.request_interval_s if detection else None) or stack.health_check_interval_s
@@ -147,12 +153,69 @@ def rto_estimate(
     ttl = record.ttl_s if record is not None and record.ttl_s is not None else stack.record_ttl_s
     ttl_src = "failover record" if record is not None and record.ttl_s is not None else "stack file (alias)"
     needs_warmup, why = _warmup_needed(target_asg, writer_asg)
+    if not stack.has("compute"):
+        needs_warmup, why = False, "no compute tier in the stack: capacity is neither read nor waited for"
     warmup = CAPACITY_WARMUP_ESTIMATE_S if needs_warmup else 0.0
     capacity_wait = max(0.0, warmup - PROMOTION_ESTIMATE_S)  # capacity and promotion run side by side
-    period = float(STANDARD_PERIOD_S)
     steps: list[tuple[str, float, str, bool, bool]] = [
         (PROMOTION_SENT, 0.0, "the run's start (preflight reads take seconds: counted as 0)", False, False),
         (DB_WRITABLE, PROMOTION_ESTIMATE_S, "Aurora global promotion, typical", True, False),
+    ]
+    # NO_TRAFFIC: drctl moves no traffic, so the estimate ends where the database writes.
+    if stack.traffic_method == HEALTH_CHECK:
+        steps += [
+            (
+                RECORDS_CHANGED,
+                capacity_wait,
+                "ChangeResourceRecordSets through Route 53's control plane (us-east-1) once the database writes"
+                + f"; capacity warm-up {warmup:g}s alongside the promotion: {why}",
+                needs_warmup,
+                False,
+            ),
+            (
+                DNS_ANSWERS,
+                ROUTE53_PROPAGATION_S,
+                f"Route 53 propagates a record change to its name servers, generally within "
+                f"{ROUTE53_PROPAGATION_S:g}s (resource-record-sets-editing.html)",
+                True,
+                False,
+            ),
+            _converge(ttl, ttl_src),
+        ]
+    elif stack.traffic_method != NO_TRAFFIC:
+        steps += _switch_steps(
+            stack, interval, threshold, src, ttl, ttl_src, warmup, capacity_wait, why, needs_warmup
+        )
+    points: list[EstimatedPoint] = []
+    at = 0.0
+    for name, step, source, estimate, bound in steps:
+        at += step
+        points.append(EstimatedPoint(name, round(at, 3), round(step, 3), source, estimate, bound))
+    headline = next((p for p in points if p.name == DNS_ANSWERS), points[1])
+    upto = points[: points.index(headline) + 1]
+    terms = tuple(Term(p.name, p.step_s, p.source, p.estimate) for p in upto)
+    return headline.at_s, terms, tuple(points)
+
+
+# "Changes generally propagate to all Route 53 name servers within 60 seconds."
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-editing.html
+ROUTE53_PROPAGATION_S = 60.0
+
+
+def _switch_steps(
+    stack: Stack,
+    interval: int,
+    threshold: int,
+    src: str,
+    ttl: int,
+    ttl_src: str,
+    warmup: float,
+    capacity_wait: float,
+    why: str,
+    needs_warmup: bool,
+) -> list[tuple[str, float, str, bool, bool]]:
+    period = float(STANDARD_PERIOD_S)
+    return [
         (
             DATAPOINT_PUT,
             capacity_wait,
@@ -175,23 +238,18 @@ def rto_estimate(
             False,
             False,
         ),
-        (
-            CLIENTS_CONVERGE,
-            float(ttl),
-            f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
-            False,
-            True,
-        ),
+        _converge(ttl, ttl_src),
     ]
-    points: list[EstimatedPoint] = []
-    at = 0.0
-    for name, step, source, estimate, bound in steps:
-        at += step
-        points.append(EstimatedPoint(name, round(at, 3), round(step, 3), source, estimate, bound))
-    headline = next(p for p in points if p.name == DNS_ANSWERS)
-    upto = points[: points.index(headline) + 1]
-    terms = tuple(Term(p.name, p.step_s, p.source, p.estimate) for p in upto)
-    return headline.at_s, terms, tuple(points)
+
+
+def _converge(ttl: int, ttl_src: str) -> tuple[str, float, str, bool, bool]:
+    return (
+        CLIENTS_CONVERGE,
+        float(ttl),
+        f"bound: + TTL {ttl}s ({ttl_src}); resolvers may keep the old answer that long",
+        False,
+        True,
+    )
 
 
 def _warmup_needed(target: AsgState | None, writer: AsgState | None) -> tuple[bool, str]:
@@ -240,7 +298,7 @@ def readiness_reasons(
         reasons.append("the global cluster has no secondary member")
     elif member.synchronization_status not in (None, "connected"):
         reasons.append(f"secondary {target} is {member.synchronization_status}, not connected")
-    if target_health is None or target_health.healthy is not True:
+    if stack.moves_traffic and (target_health is None or target_health.healthy is not True):
         why = target_health.reason if target_health else "not read"
         reasons.append(f"secondary {target} health check is not healthy ({why})")
     sample = lag.replication_lag_ms if lag else None
@@ -254,6 +312,8 @@ def readiness_reasons(
         reasons.append(f"RPO exposure {rpo_exposure_s:g}s > objective {obj.rpo_s:g}s")
     if estimated_rto_s > obj.rto_s:
         reasons.append(f"estimated RTO {estimated_rto_s:g}s > objective {obj.rto_s:g}s")
+    if not stack.has("compute"):
+        return reasons  # no compute tier: capacity is not checked (status lists the tier as not covered)
     if targets is None:
         reasons.append(f"ALB target health in {target} could not be read")
     elif targets.healthy < 1:
@@ -292,6 +352,7 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         record = next((r for r in records if _record_region(stack, r) == name), None)
         check_id = (record.health_check_id if record else None) or rs.health_check_id
         config = configs.get(check_id)
+        no_health = "no traffic tier in the stack" if not stack.moves_traffic and not check_id else None
         db = dbs[name]
         lag = db.lag if db is not None else None
         member = gc.member_in(name) if gc else None
@@ -307,7 +368,9 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
             cluster=cluster,
             lag=lag,
             health=verdicts.get(check_id)
-            or HealthVerdict(check_id, None, "Route53 did not answer" if route53_down else "not read"),
+            or HealthVerdict(
+                check_id, None, no_health or ("Route53 did not answer" if route53_down else "not read")
+            ),
             health_children=tuple(verdicts[c] for c in (config.children if config else ()) if c in verdicts),
             serving=serving_region == name,
             targets=readings.value(f"targets:{name}"),
@@ -326,7 +389,9 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
     rpo_s, rpo = rpo_terms(target_r.lag if target_r else None, writer_r.s3_backlog if writer_r else None)
     target_record = next((r for r in records if _record_region(stack, r) == target), None)
     writer_stack = stack.regions.get(writer) if writer else None  # None: AWS's writer is not in the stack file
-    detection = configs.get(writer_stack.alb_health_check_id) if writer_stack else None
+    detection = (
+        configs.get(writer_stack.alb_health_check_id or writer_stack.health_check_id) if writer_stack else None
+    )
     rto_s, rto, milestones = rto_estimate(
         stack,
         detection,
@@ -354,7 +419,13 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         writer_region=writer,
         regions=reports,
         serving_region=serving_region,
-        serving_reason=answer.reason if not route53_down else "Route53 did not answer",
+        serving_reason=(
+            "Route53 did not answer"
+            if route53_down
+            else answer.reason
+            if stack.zone_id
+            else "no [route53] in the stack: records not read"
+        ),
         rpo_exposure_s=rpo_s,
         rpo_terms=rpo,
         estimated_rto_s=rto_s,
@@ -368,6 +439,8 @@ def build_report(stack: Stack, readings: Readings, now: datetime) -> StatusRepor
         route53_reachable=not route53_down,
         standalone_writers=standalone,
         rto_milestones=milestones,
+        traffic_method=stack.traffic_method,
+        not_covered=tuple(TierGap(t.name, t.will_not, t.cost) for t in stack.missing_tiers()),
     )
 
 

@@ -18,7 +18,7 @@ from drctl.aws.clients import ClientFactory
 from drctl.aws.errors import error_code, is_auth, is_not_found, to_drctl_error
 from drctl.errors import ConfigError, Unreachable
 from drctl.models import AuroraLag, GlobalCluster, HealthCheck, Observation
-from drctl.stack import AwsSettings, RegionStack, Stack
+from drctl.stack import HEALTH_CHECK, SWITCH, AwsSettings, RegionStack, Stack
 from drctl.status.runner import Outcome, Read, run_reads
 
 GLOBAL = "global"
@@ -92,20 +92,27 @@ def _first_round(stack: Stack, f: ClientFactory, deadline: float) -> list[Read]:
     reads: list[Read] = []
     for region in stack.regions.values():
         reads += _region_reads(stack, region, f)
-    reads.append(
-        Read(
-            "records",
-            GLOBAL,
-            "route53:ListResourceRecordSets",
-            lambda: route53.list_failover_records(f.client("route53", GLOBAL), stack.zone_id, stack.record_name),
-            f"hosted zone {stack.zone_id!r}",
+    if stack.zone_id:
+        reads.append(
+            Read(
+                "records",
+                GLOBAL,
+                "route53:ListResourceRecordSets",
+                lambda: route53.list_failover_records(
+                    f.client("route53", GLOBAL), stack.zone_id, stack.record_name
+                ),
+                f"hosted zone {stack.zone_id!r}",
+            )
         )
-    )
     for region in stack.regions.values():
-        reads.append(_health_check_read(f, region.health_check_id))
-        for leaf in (region.alb_health_check_id, region.switch_health_check_id):
-            reads.append(_health_check_read(f, leaf))
-            reads.append(_observations_read(f, stack, leaf, deadline))
+        if stack.traffic_method == HEALTH_CHECK:  # the record's own endpoint check (a leaf, normally)
+            reads.append(_health_check_read(f, region.health_check_id))
+            reads.append(_leaf_observations_read(f, stack, region.health_check_id, deadline))
+        elif stack.traffic_method == SWITCH:
+            reads.append(_health_check_read(f, region.health_check_id))
+            for leaf in (region.alb_health_check_id, region.switch_health_check_id):
+                reads.append(_health_check_read(f, leaf))
+                reads.append(_observations_read(f, stack, leaf, deadline))
     return reads
 
 
@@ -141,43 +148,56 @@ def _region_reads(stack: Stack, region: RegionStack, f: ClientFactory) -> list[R
             lambda: rds.owed_snapshots(rds.cluster_snapshot_ids(client("rds"), region.cluster_id)),
             f"snapshots of DB cluster {region.cluster_id!r}",
         ),
-        (
-            "targets",
-            "elasticloadbalancing:DescribeTargetHealth",
-            lambda: elbv2.read_target_health(client("elbv2"), region.target_group_arn),
-            f"target group {region.target_group_arn!r}",
-        ),
-        (
-            "asg",
-            "autoscaling:DescribeAutoScalingGroups",
-            lambda: autoscaling.read_asg(client("autoscaling"), region.asg_name, name),
-            f"Auto Scaling group {region.asg_name!r}",
-        ),
-        (
-            "replication",
-            "s3:GetReplicationConfiguration",
-            lambda: s3.read_replication(client("s3"), region.bucket, rule),
-            f"bucket {region.bucket!r}",
-        ),
-        (
-            "s3_backlog",
-            "cloudwatch:GetMetricData",
-            lambda: cloudwatch.read_s3_backlog(client("cloudwatch"), region.bucket, other.bucket, rule),
-            f"bucket {region.bucket!r}",
-        ),
-        (
-            "backups",
-            "backup:ListRecoveryPointsByBackupVault",
-            lambda: backup.read_backups(client("backup"), region.backup_vault),
-            f"backup vault {region.backup_vault!r}",
-        ),
-        (
-            "topic",
-            "sns:GetTopicAttributes",
-            lambda: sns.read_topic(client("sns"), region.sns_topic_arn),
-            f"SNS topic {region.sns_topic_arn!r}",
-        ),
     ]
+    optional: dict[str, list[tuple[str, str, Callable[[], Any], str]]] = {
+        "compute": [
+            (
+                "targets",
+                "elasticloadbalancing:DescribeTargetHealth",
+                lambda: elbv2.read_target_health(client("elbv2"), region.target_group_arn),
+                f"target group {region.target_group_arn!r}",
+            ),
+            (
+                "asg",
+                "autoscaling:DescribeAutoScalingGroups",
+                lambda: autoscaling.read_asg(client("autoscaling"), region.asg_name, name),
+                f"Auto Scaling group {region.asg_name!r}",
+            ),
+        ],
+        "object replication": [
+            (
+                "replication",
+                "s3:GetReplicationConfiguration",
+                lambda: s3.read_replication(client("s3"), region.bucket, rule),
+                f"bucket {region.bucket!r}",
+            ),
+            (
+                "s3_backlog",
+                "cloudwatch:GetMetricData",
+                lambda: cloudwatch.read_s3_backlog(client("cloudwatch"), region.bucket, other.bucket, rule),
+                f"bucket {region.bucket!r}",
+            ),
+        ],
+        "backups": [
+            (
+                "backups",
+                "backup:ListRecoveryPointsByBackupVault",
+                lambda: backup.read_backups(client("backup"), region.backup_vault),
+                f"backup vault {region.backup_vault!r}",
+            )
+        ],
+        "notifications": [
+            (
+                "topic",
+                "sns:GetTopicAttributes",
+                lambda: sns.read_topic(client("sns"), region.sns_topic_arn),
+                f"SNS topic {region.sns_topic_arn!r}",
+            )
+        ],
+    }
+    for tier, tier_reads in optional.items():
+        if stack.has(tier):  # a tier the stack does not describe is not read (status lists it as not covered)
+            reads += tier_reads
     return [Read(f"{key}:{name}", name, action, fn, what) for key, action, fn, what in reads]
 
 
@@ -208,7 +228,8 @@ def _observations_read(f: ClientFactory, stack: Stack, check_id: str, deadline: 
 def _second_round(stack: Stack, f: ClientFactory, outcomes: dict[str, Outcome], deadline: float) -> list[Read]:
     """Reads for health checks found in AWS (records, CALCULATED children) that the first round missed."""
     wanted: set[str] = set()
-    records = outcomes["records"].value if outcomes["records"].ok else []
+    found = outcomes.get("records")
+    records = found.value if found is not None and found.ok else []
     wanted.update(r.health_check_id for r in records if r.health_check_id)
     for key, o in outcomes.items():
         if key.startswith("hc:") and o.ok and isinstance(o.value, HealthCheck):
@@ -237,7 +258,7 @@ def _leaf_observations_read(f: ClientFactory, stack: Stack, check_id: str, deadl
 
 def _raise_if_nothing_answered(stack: Stack, readings: Readings, timeout_s: float) -> None:
     """With no endpoint answering there is nothing to show: say so in one line (exit UNREACHABLE)."""
-    places = [*stack.region_names, GLOBAL]
+    places = [*stack.region_names, *([GLOBAL] if stack.zone_id else [])]
     if all(readings.unreachable(p) for p in places) and not any(o.ok for o in readings.outcomes.values()):
         names = ", ".join([*stack.region_names, "Route53"])
         raise Unreachable(

@@ -116,7 +116,9 @@ def test_missing_key(tmp_path, capsys) -> None:
     (tmp_path / "stack.toml").write_text(text)
     assert run(["status", "--stack", str(tmp_path / "stack.toml")]) == ExitCode.CONFIG
     line = one_line_error(capsys)
-    assert "regions.us-west-2.asg_name: missing required key" in line and "stack.toml" in line
+    assert (
+        "regions.us-west-2.asg_name: missing: the compute tier is half-described" in line and "stack.toml" in line
+    )
 
 
 def test_no_credentials(tmp_path, capsys, monkeypatch) -> None:
