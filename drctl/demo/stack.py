@@ -36,8 +36,11 @@ def reusable(home: Path, info: LabInfo, is_healthy: Callable[[Stack], bool]) -> 
         return None
     try:
         stack = load_stack(str(path))
-        # The twin may run on other ports than last time: reach it where it is now.
+        # The twin may run on other ports than last time: reach it where it is now (its databases too).
         stack = replace(stack, aws=replace(stack.aws, endpoints=dict(info.endpoints)))
+        if info.databases and stack.canary.on_failover:
+            ports = tuple(f"{d['host']}:{d['port']}" for d in info.databases.values())
+            stack = replace(stack, canary=replace(stack.canary, endpoints=ports))
         return stack if is_healthy(stack) else None
     except Exception:  # anything wrong with the leftovers means: start from nothing
         return None

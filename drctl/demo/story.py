@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from drctl.aws.clients import ClientFactory
+from drctl.canary.check import outage_text, rpo_text
+from drctl.canary.failover import FailoverCanary
 from drctl.demo.stack import deploy_stack, reusable, start_from_nothing
 from drctl.errors import DrctlError, ExitCode
 from drctl.failover import observe, runner
 from drctl.failover.plan import PLANNED, UNPLANNED, Request
+from drctl.journal.log import Journal
 from drctl.lab.control import LabControl
 from drctl.lab.runtime import LabInfo, lab_down, lab_up
 from drctl.models import GlobalMember
@@ -37,6 +40,10 @@ SIGNAL_WAIT_S = 20.0  # the lab publishes its signals every second; give a loade
 # as on AWS, so a changed lag shows once the minute that still holds the old value has passed.
 LAG_WAIT_S = 80.0
 STATUS_TIMEOUT_S = 4.0
+MEASURED_LAG_TOLERANCE_MS = 50.0  # a measured lag is the WAL delay plus the time to write, send and apply
+# With the canary on, the region fails this long into the unplanned run: the canary has written longer than the
+# WAL delay, so what it loses is the whole delayed window.
+OUTAGE_AFTER_S = OUTAGE_LAG_MS / 1000 + 1.0
 STEPS = 9
 
 Say = Callable[[str], None]
@@ -59,6 +66,9 @@ class DemoRun:
     call_s: float  # the demo's clock until the call returned (also the lock release and the reports)
     lab_lag_ms: float  # the lag the twin was publishing when the failover started: the truth RPO is compared with
     reports: dict[str, str] = field(default_factory=dict)
+    # The canary's ground truth (drctl/canary), when the lab runs databases: acknowledged transactions lost
+    # and the write outage, measured (CheckResult.to_dict()).
+    canary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,18 +109,34 @@ def run_demo(
         say(f"      stack file: {stack_path}")
         clients = ClientFactory(stack.aws)
         primary, secondary = (r.name for r in (stack.primary, stack.secondary))
+        databases = bool(info.databases)
         control.set_lag(RESYNC_LAG_MS)
-        _wait_for_lag(clients, stack, secondary, RESYNC_LAG_MS)
+        _wait_for_lag(clients, stack, secondary, RESYNC_LAG_MS, measured=databases)
         _status(stack, f"lab [3/{STEPS}] status before the incident: {primary} writes and serves.", say, show)
 
-        say(f"lab [4/{STEPS}] injecting {OUTAGE_LAG_MS:g} ms replication lag (lab): the data at risk, the RPO.")
+        if databases:
+            say(
+                f"lab [4/{STEPS}] delaying the WAL stream to {secondary} by {OUTAGE_LAG_MS:g} ms (lab): real "
+                "replication lag, the data at risk, the RPO."
+            )
+        else:
+            say(
+                f"lab [4/{STEPS}] injecting {OUTAGE_LAG_MS:g} ms replication lag (lab): the data at risk, the RPO."
+            )
         control.set_lag(OUTAGE_LAG_MS)
-        _wait_for_lag(clients, stack, secondary, OUTAGE_LAG_MS)
-        say(f"      lab outage: {primary} and the global endpoint (Route53 control plane) now refuse connections.")
-        control.outage(primary, route53=True)
+        _wait_for_lag(clients, stack, secondary, OUTAGE_LAG_MS, measured=databases)
 
+        def region_fails() -> None:
+            say(
+                f"      lab outage: {primary} and the global endpoint (Route53 control plane) now refuse "
+                "connections, databases included."
+            )
+            control.outage(primary, route53=True)
+
+        if not stack.canary.on_failover:
+            region_fails()
         say(f"lab [5/{STEPS}] unplanned failover to {secondary}: only {secondary} is called; data loss accepted.")
-        out = _failover(stack, stack_path, control, secondary, UNPLANNED, say)
+        out = _failover(stack, stack_path, control, secondary, UNPLANNED, say, region_fails)
         _status(
             stack,
             f"lab [6/{STEPS}] status during the outage: {primary} unreachable, {secondary} writes.",
@@ -122,7 +148,7 @@ def run_demo(
         control.restore(primary)
         _resync(clients, stack, primary, say)
         control.set_lag(RESYNC_LAG_MS)
-        _wait_for_lag(clients, stack, primary, RESYNC_LAG_MS)
+        _wait_for_lag(clients, stack, primary, RESYNC_LAG_MS, measured=databases)
 
         say(f"lab [8/{STEPS}] planned failback to {primary}: a lossless switchover, guarded by the lag bound.")
         back = _failover(stack, stack_path, control, primary, PLANNED, say)
@@ -160,15 +186,17 @@ def _healthy(stack: Stack) -> bool:
     return report.writer_region == primary and report.serving_region == primary and not report.standalone_writers
 
 
-def _wait_for_lag(clients: ClientFactory, stack: Stack, secondary: str, ms: float) -> None:
-    """Until the lab's published lag for the secondary's cluster reads `ms` (CloudWatch has the new value)."""
+def _wait_for_lag(clients: ClientFactory, stack: Stack, secondary: str, ms: float, *, measured: bool) -> None:
+    """Until the lab's published lag for the secondary's cluster reads `ms` (CloudWatch has the new value);
+    `measured`: the lab's databases measure it from real replication, a little above the WAL stream's delay."""
+    tolerance = MEASURED_LAG_TOLERANCE_MS + ms * 0.05 if measured else 1.0
     member = stack.regions[secondary]
     deadline = time.monotonic() + LAG_WAIT_S
     seen = None
     while time.monotonic() < deadline:
         reading = observe.lag_reading(clients, member.cluster_id, secondary, stack.other(secondary).name)
         seen = reading.value_ms if reading else None
-        if seen is not None and abs(seen - ms) < 1.0:
+        if seen is not None and abs(seen - ms) < tolerance:
             return
         time.sleep(0.5)
     raise DrctlError(
@@ -188,11 +216,46 @@ def _status(stack: Stack, title: str, say: Say, show: Show | None) -> None:
     show(render_screen(collect_status(stack, timeout_s=STATUS_TIMEOUT_S)))
 
 
-def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode: str, say: Say) -> DemoRun:
+def _failover(
+    stack: Stack,
+    stack_path: Path,
+    control: LabControl,
+    to: str,
+    mode: str,
+    say: Say,
+    region_fails: Callable[[], None] | None = None,
+) -> DemoRun:
+    """One failover through drctl's runner; with the stack's canary on (the lab's databases), the canary writes
+    for the whole run and `region_fails` is called OUTAGE_AFTER_S into it, while the canary writes."""
     req = Request(to_region=to, from_region=stack.other(to).name, mode=mode, stack_path=str(stack_path))
     truth = float(control.health()["signals"]["profile"]["lag_ms"])
+    canary = FailoverCanary.prepare(stack) if stack.canary.on_failover else None
+
+    def on_journal(journal: Journal) -> None:
+        assert canary is not None
+        canary.start(journal)
+        say(f"      canary: writing to {', '.join(map(str, canary.endpoints))} at {canary.rate:g}/s")
+        if region_fails is not None:
+            time.sleep(OUTAGE_AFTER_S)
+            region_fails()
+
     t0, t0_wall = time.monotonic(), time.time()
-    report = runner.start(stack, req, progress=lambda m: say(f"      {m}"), confirm=None, started=t0)
+    try:
+        report = runner.start(
+            stack,
+            req,
+            progress=lambda m: say(f"      {m}"),
+            confirm=None,
+            started=t0,
+            on_journal=on_journal if canary is not None else None,
+        )
+    except BaseException:
+        if canary is not None and canary.writer is not None:  # no writer left behind
+            canary.writer.stop()
+            canary.writer.close()
+        raise
+    if canary is not None and report.journal:
+        report.canary = canary.finish(report.journal)
     call = _since(t0)
     wall = round(_finished_at(Path(report.journal)) - t0_wall, 3)
     if report.outcome != "completed":
@@ -208,6 +271,8 @@ def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode
         f"(wall clock {wall:.2f} s), RPO {'unknown' if rpo is None else f'{rpo:g} s'} "
         f"(lab lag was {truth:g} ms) — {report.rpo.get('source', '')}"
     )
+    if report.canary:
+        say(f"      ground truth, beside the estimate: {rpo_text(report.canary)}; {outage_text(report.canary)}")
     return DemoRun(
         run_id=report.run_id,
         mode=mode,
@@ -221,6 +286,7 @@ def _failover(stack: Stack, stack_path: Path, control: LabControl, to: str, mode
         call_s=call,
         lab_lag_ms=truth,
         reports={k: str(v) for k, v in paths.items()},
+        canary=report.canary,
     )
 
 

@@ -20,6 +20,7 @@ from drctl.lab.access import (
     LAB_ACCOUNT_ID,
     LAB_HEALTH_PATH,
     LAB_SECRET_KEY,
+    canary_section,
     lab_aws_section,
     name_servers_section,
     probe_section,
@@ -164,11 +165,14 @@ def lab_request(
         variables={**lab_variables(info.regions), **user_variables},
         aws_section=lab_aws_section(info.endpoints),
         route53_extra=name_servers_section(info.dns),
-        extra_tables=lambda data: probe_section(
-            info.http,
-            str((data.get("route53") or {}).get("record_name", "")),
-            str(user_variables.get("health_check_path") or LAB_HEALTH_PATH),
-        ),
+        extra_tables=lambda data: {
+            **probe_section(
+                info.http,
+                str((data.get("route53") or {}).get("record_name", "")),
+                str(user_variables.get("health_check_path") or LAB_HEALTH_PATH),
+            ),
+            **canary_section(info.databases, info.lab_dir),
+        },
         client=ClientFactory(settings).client,
         expected_account=LAB_ACCOUNT_ID,
         **flags,

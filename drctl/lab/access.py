@@ -7,6 +7,7 @@ the lab and imports them) all use them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 LAB_ACCESS_KEY = "test"
@@ -37,3 +38,23 @@ def probe_section(http: Mapping[str, Any], record_name: str, path: str = LAB_HEA
     if not http or not record_name:
         return {}
     return {"probe": {"url": f"http://{record_name.rstrip('.')}:{http['port']}{path}"}}
+
+
+def canary_section(databases: Mapping[str, Mapping[str, Any]], lab_dir: Path) -> dict[str, Any]:
+    """The stack file's [canary] table for the lab's databases (drctl/lab/databases.py): the regions' front
+    ports (the writer is the one that accepts writes), the lab's static database credentials, and the canary on
+    for every `drctl failover`, so each lab run reports the ground truth beside the estimate. Empty when the lab
+    runs no databases."""
+    from drctl.lab.databases import DATABASE, credentials
+
+    creds = credentials(lab_dir)
+    if not databases or creds is None:
+        return {}
+    return {
+        "canary": {
+            "endpoints": {region: f"{d['host']}:{d['port']}" for region, d in databases.items()},
+            "database": DATABASE,
+            "on_failover": True,
+            "static_credentials": {"user": creds.user, "password": creds.password},
+        }
+    }

@@ -94,6 +94,14 @@ class LabControl:
         """The simulated-signal profile and the last round published (drctl/lab/signals.py)."""
         return self._call("GET", "signals")
 
+    def databases(self) -> dict[str, Any]:
+        """The lab's PostgreSQL servers: each region's front port, role and writer (drctl/lab/databases.py)."""
+        return self._call("GET", "databases")
+
+    def start_databases(self) -> dict[str, Any]:
+        """Start the lab's databases now, without waiting for a global cluster."""
+        return self._call("POST", "databases/start", {})
+
     def health(self) -> dict[str, Any]:
         """The lab's view of every Route53 health check (incl. CALCULATED)."""
         return self._call("GET", "health")

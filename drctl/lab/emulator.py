@@ -42,8 +42,16 @@ def ensure_ministack(lab_dir: Path, *, log: Path) -> Path:
     marker = venv / f".drctl-ministack-{MINISTACK_VERSION}"
     if marker.exists() and python.exists():
         return python
-    lab_dir.mkdir(parents=True, exist_ok=True)
-    spec = f"ministack=={MINISTACK_VERSION}"
+    install_into_venv(venv, f"ministack=={MINISTACK_VERSION}", log=log, what="the lab emulator")
+    marker.touch()
+    return python
+
+
+def install_into_venv(venv: Path, spec: str, *, log: Path, what: str) -> Path:
+    """Install `spec` from PyPI into the virtual environment `venv` (created if need be; with uv when it is on
+    PATH, else venv + pip); returns its python. A failure is one line (exit LAB) pointing at `log`."""
+    python = _venv_python(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
     uv = shutil.which("uv")
     if uv:
         steps = [
@@ -63,16 +71,15 @@ def ensure_ministack(lab_dir: Path, *, log: Path) -> Path:
                     argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=INSTALL_TIMEOUT_S, check=False
                 ).returncode
             except (OSError, subprocess.TimeoutExpired) as e:
-                raise _install_error(spec, log, str(e)) from e
+                raise _install_error(what, spec, log, str(e)) from e
             if rc != 0:
-                raise _install_error(spec, log, f"{Path(argv[0]).name} exited with {rc}")
-    marker.touch()
+                raise _install_error(what, spec, log, f"{Path(argv[0]).name} exited with {rc}")
     return python
 
 
-def _install_error(spec: str, log: Path, why: str) -> DrctlError:
+def _install_error(what: str, spec: str, log: Path, why: str) -> DrctlError:
     return DrctlError(
-        f"could not install the lab emulator ({spec}): {why}",
+        f"could not install {what} ({spec}): {why}",
         code=ExitCode.LAB,
         hint=f"it needs PyPI on first use; details in {log}",
     )

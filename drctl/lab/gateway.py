@@ -69,7 +69,14 @@ class _NoModels:
     def reset(self) -> None: ...
 
 
-def load_models(emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> ModelSet:
+def load_models(
+    emulator_url: str,
+    regions: tuple[str, str],
+    home: Path,
+    time_scale: float = 1.0,
+    ports: dict[str, int] | None = None,
+    databases: bool = False,
+) -> ModelSet:
     try:
         module = importlib.import_module("drctl.lab.models")
     except ModuleNotFoundError as e:
@@ -77,7 +84,12 @@ def load_models(emulator_url: str, regions: tuple[str, str], home: Path, time_sc
             raise
         return _NoModels()
     models: ModelSet = module.build_models(
-        emulator_url=emulator_url, regions=regions, home=home, time_scale=time_scale
+        emulator_url=emulator_url,
+        regions=regions,
+        home=home,
+        time_scale=time_scale,
+        ports=ports,
+        databases=databases,
     )
     return models
 
@@ -97,14 +109,21 @@ class Gateway:
         self.servers: dict[str, _Server] = {}
         self.dns: DnsServer | None = None
         self.lbs: LoadBalancerServer | None = None
-        self.models = load_models(self.emulator_url, self.regions, self.home, float(config.get("time_scale", 1.0)))
+        self.models = load_models(
+            self.emulator_url,
+            self.regions,
+            self.home,
+            float(config.get("time_scale", 1.0)),
+            ports=self.ports,
+            databases=bool(config.get("databases", False)),
+        )
         if hasattr(self.models, "is_region_down"):  # the models see outages (a down region's checks fail)
             self.models.is_region_down = self.faults.is_down
         self.chain = self._build_chain()
 
     # lifecycle
     def start(self) -> None:
-        for role in (ADMIN, GLOBAL, *self.regions):
+        for role in (ADMIN, GLOBAL, *self.regions):  # database front ports are the models' (databases.py)
             self._open(role)
         zones = getattr(self.models, "dns_zones", None)
         if DNS in self.ports and zones is not None:
@@ -146,6 +165,7 @@ class Gateway:
                 self._close(role)
             if self.lbs is not None:  # its load balancers' listeners close too
                 self.lbs.refresh(reread=False)
+            self._regions_changed()
 
     def restore(self, region: str | None = None) -> None:
         with self._lock:
@@ -153,6 +173,13 @@ class Gateway:
                 self._open(role)
             if self.lbs is not None:
                 self.lbs.refresh(reread=False)
+            self._regions_changed()
+
+    def _regions_changed(self) -> None:
+        """Models with servers of their own (the databases' front ports) follow outages at once."""
+        hook = getattr(self.models, "regions_changed", None)
+        if hook is not None:
+            hook()
 
     def reset(self) -> None:
         reset_emulator(self.emulator_url)

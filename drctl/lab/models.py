@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from drctl.lab.alarm_readback import AlarmReadback
 from drctl.lab.alarms import AlarmClock
 from drctl.lab.albs import LabBackend
 from drctl.lab.capacity import Capacity
+from drctl.lab.databases import Databases, port_role
 from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
@@ -190,7 +191,15 @@ class LabWorld:
 class ModelSet:
     """Everything the gateway plugs in from here."""
 
-    def __init__(self, emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        emulator_url: str,
+        regions: tuple[str, str],
+        home: Path,
+        time_scale: float = 1.0,
+        ports: Mapping[str, int] | None = None,
+        databases: bool = False,
+    ) -> None:
         self.dir = home / "models"
         self.time_scale = time_scale
         self.world = LabWorld(emulator_url, regions)
@@ -204,6 +213,12 @@ class ModelSet:
         self.capacity = Capacity(self.world, self.dir / "capacity.json")
         self.signals = Signals(self.world, self.transitions, time_scale, target_health=self.capacity)
         self.signals.put_metric_data = self.alarms.put_metric_data
+        # Real PostgreSQL behind the global clusters (drctl/lab/databases.py), when the lab has them.
+        given = dict(ports or {}) if databases else {}
+        fronts = {r: int(given[port_role(r)]) for r in regions if port_role(r) in given}
+        self.databases = Databases(self.world, home, fronts)
+        if fronts:
+            self.signals.lag_source = self.databases
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
         # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
@@ -211,7 +226,7 @@ class ModelSet:
         # The lab's load balancers' data plane (drctl/lab/albs.py) answers by this capacity model's target health.
         self.alb_backend = LabBackend(self.world, self.capacity)
         self.middlewares: list[Middleware] = [
-            self.health, self.transitions, self.capacity, self.alarms, AlarmReadback()
+            self.health, self.databases.middleware, self.transitions, self.capacity, self.alarms, AlarmReadback()
         ]  # fmt: skip
         self._load()
 
@@ -231,10 +246,16 @@ class ModelSet:
     def start(self) -> None:
         self.signals.start()
         self.alarms.start()
+        self.databases.start()
 
     def stop(self) -> None:
+        self.databases.stop()
         self.alarms.stop()
         self.signals.stop()
+
+    def regions_changed(self) -> None:
+        """An outage began or ended (the gateway calls this): the databases' front ports and WAL stream follow."""
+        self.databases.apply_network()
 
     def reset(self) -> None:
         """The emulator was wiped: forget everything modelled about its resources, back to defaults."""
@@ -245,6 +266,7 @@ class ModelSet:
         self.world.app_faults.clear()
         self.world.durations = Durations.at_scale(self.time_scale)
         self.signals.profile = Profile()
+        self.databases.set_delay(0.0)  # the servers stay (shared): the next global cluster's writer takes over
         self.signals.forget_topology()
         self._save()
 
@@ -285,6 +307,7 @@ class ModelSet:
 
     def _set_lag(self, body: dict[str, Any]) -> dict[str, Any]:
         self.signals.profile.lag_ms = _non_negative(body["ms"], "ms")
+        self.databases.set_delay(self.signals.profile.lag_ms)  # with databases: the WAL stream's real delay
         if "dimensions" in body:
             dims = str(body["dimensions"])
             if dims not in LAG_DIMENSIONS:
@@ -352,6 +375,15 @@ class ModelSet:
     def _signals(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.signals.view()
 
+    def _databases(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.databases.view()
+
+    def _start_databases(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.databases.front_ports:
+            raise ValueError("this lab has no databases (started with --no-databases)")
+        self.databases.provision()
+        return self.databases.view()
+
 
 def _non_negative(value: Any, name: str) -> float:
     number = float(value)
@@ -369,9 +401,19 @@ _ADMIN: dict[tuple[str, str], Callable[[ModelSet, dict[str, Any]], dict[str, Any
     ("GET", "health"): ModelSet._health,
     ("GET", "signals"): ModelSet._signals,
     ("GET", "clock"): ModelSet._clock,
+    ("GET", "databases"): ModelSet._databases,
+    ("POST", "databases/start"): ModelSet._start_databases,
 }
 
 
-def build_models(*, emulator_url: str, regions: tuple[str, str], home: Path, time_scale: float = 1.0) -> ModelSet:
+def build_models(
+    *,
+    emulator_url: str,
+    regions: tuple[str, str],
+    home: Path,
+    time_scale: float = 1.0,
+    ports: Mapping[str, int] | None = None,
+    databases: bool = False,
+) -> ModelSet:
     """The gateway's entry point (drctl/lab/gateway.py)."""
-    return ModelSet(emulator_url, regions, home, time_scale)
+    return ModelSet(emulator_url, regions, home, time_scale, ports, databases)

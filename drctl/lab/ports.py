@@ -15,7 +15,8 @@ _LOOPBACK = "127.0.0.1"
 
 def default_ports(regions: Sequence[str], base: int = DEFAULT_PORT_BASE) -> dict[str, int]:
     """global = base, regions = base+1, base+2, admin = base+3, dns = base+4, http (the load balancers) = base+5,
-    emulator (internal) = base+9."""
+    the regions' databases (`db:<region>`, drctl/lab/databases.py) = base+6, base+7, emulator (internal) =
+    base+9."""
     return {
         "global": base,
         regions[0]: base + 1,
@@ -23,6 +24,8 @@ def default_ports(regions: Sequence[str], base: int = DEFAULT_PORT_BASE) -> dict
         "admin": base + 3,
         "dns": base + 4,
         "http": base + 5,
+        f"db:{regions[0]}": base + 6,
+        f"db:{regions[1]}": base + 7,
         "emulator": base + 9,
     }
 
@@ -68,7 +71,7 @@ def free_port_base(span: int = 10) -> int:
 def free_lab_ports(regions: Sequence[str] = ("us-east-1", "us-west-2")) -> dict[str, int]:
     """A port map for `lab_up(ports=...)`, every port free: a private lab beside any other."""
     while True:  # the DNS port serves UDP too: it must be free for both
-        names = ("global", *regions, "admin", "dns", "http", "emulator")
+        names = ("global", *regions, "admin", "dns", "http", *(f"db:{r}" for r in regions), "emulator")
         ports = dict(zip(names, free_ports(len(names)), strict=True))
         if port_free(ports["dns"], udp=True):
             return ports

@@ -84,6 +84,8 @@ class LabInfo:
     dns: dict[str, Any] = field(default_factory=dict)  # the lab's authoritative DNS: {"host", "port"}
     # The lab's load balancers' listeners: {"port"}, on each ALB's loopback addresses (drctl/lab/albs.py).
     http: dict[str, Any] = field(default_factory=dict)
+    # The regions' database front ports: region -> {"host", "port"} (drctl/lab/databases.py); empty: none.
+    databases: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lab_dir(self) -> Path:
@@ -143,6 +145,7 @@ def lab_up(
     emulator_cmd: Sequence[str] | None = None,
     progress: Any = None,
     time_scale: float = 1.0,
+    databases: bool = True,
 ) -> LabInfo:
     """Start the lab under `home` (idempotent: a running, healthy lab is returned as it is).
 
@@ -151,6 +154,9 @@ def lab_up(
     `progress(message)` is called with one-line progress messages (e.g. the first-use install).
     `time_scale` multiplies every modelled AWS duration (alarm periods, health-check turns); tests and the
     demo pass a small one.
+    `databases`: real PostgreSQL servers behind the global clusters (drctl/lab/databases.py), on the ports
+    "db:<region>"; their binaries are found or installed here, on first use. They start once a global cluster
+    exists.
     """
     regs = validate_regions(regions)
     scale = validate_time_scale(time_scale)
@@ -192,17 +198,24 @@ def lab_up(
             python: Path | None = emulator.ensure_ministack(ldir, log=ldir / "install.log")
         else:
             python = None
+        with_db = databases and all(f"db:{r}" in port_map for r in regs)
+        if with_db:
+            from drctl.lab.databases import credentials
+            from drctl.lab.postgres import ensure_binaries
+
+            ensure_binaries(ldir, log=ldir / "install.log", say=say)
+            credentials(ldir, create=True)
         argv = list(emulator_cmd) if emulator_cmd else emulator.emulator_command(python)
         emulator_url = f"http://127.0.0.1:{port_map['emulator']}"
         pids: dict[str, int] = {}
         try:
             emu = emulator.start_emulator(argv, port=port_map["emulator"], lab_dir=ldir, log=emu_log)
             pids["emulator"] = emu.pid
-            _write_state(home, regs, port_map, pids, scale)
+            _write_state(home, regs, port_map, pids, scale, with_db)
             emulator.wait_until_ready(emu, emulator_url, log=emu_log, deadline_s=emulator.START_DEADLINE_S)
-            gw = _start_gateway(ldir, regs, port_map, emulator_url, scale)
+            gw = _start_gateway(ldir, regs, port_map, emulator_url, scale, with_db)
             pids["gateway"] = gw.pid
-            _write_state(home, regs, port_map, pids, scale)
+            _write_state(home, regs, port_map, pids, scale, with_db)
             _wait_gateway(gw, f"http://127.0.0.1:{port_map['admin']}", log=ldir / "gateway.log")
         except BaseException:
             _terminate(pids.values())
@@ -238,11 +251,22 @@ def _read_state(home: Path) -> dict[str, Any] | None:
 
 
 def _write_state(
-    home: Path, regions: tuple[str, str], ports: Mapping[str, int], pids: Mapping[str, int], time_scale: float
+    home: Path,
+    regions: tuple[str, str],
+    ports: Mapping[str, int],
+    pids: Mapping[str, int],
+    time_scale: float,
+    databases: bool,
 ) -> None:
     path = _state_path(home)
     tmp = path.with_suffix(".tmp")
-    state = {"regions": list(regions), "ports": dict(ports), "pids": dict(pids), "time_scale": time_scale}
+    state = {
+        "regions": list(regions),
+        "ports": dict(ports),
+        "pids": dict(pids),
+        "time_scale": time_scale,
+        "databases": databases,
+    }
     tmp.write_text(json.dumps(state, indent=2))
     tmp.replace(path)
 
@@ -260,6 +284,9 @@ def _info_from_state(home: Path, state: dict[str, Any]) -> LabInfo:
         time_scale=float(state.get("time_scale", 1.0)),
         dns={"host": "127.0.0.1", "port": ports["dns"]} if "dns" in ports else {},
         http={"port": ports["http"]} if "http" in ports else {},
+        databases={r: {"host": "127.0.0.1", "port": ports[f"db:{r}"]} for r in regions if f"db:{r}" in ports}
+        if state.get("databases")
+        else {},
     )
 
 
@@ -336,10 +363,16 @@ def _alive(pid: int) -> bool:
 
 
 def _start_gateway(
-    ldir: Path, regions: tuple[str, str], ports: Mapping[str, int], emulator_url: str, time_scale: float
+    ldir: Path,
+    regions: tuple[str, str],
+    ports: Mapping[str, int],
+    emulator_url: str,
+    time_scale: float,
+    databases: bool,
 ) -> subprocess.Popen[bytes]:
     config = {
         "time_scale": time_scale,
+        "databases": databases,
         "regions": list(regions),
         "ports": {k: v for k, v in ports.items() if k != "emulator"},
         "emulator_url": emulator_url,

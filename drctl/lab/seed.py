@@ -25,6 +25,7 @@ from drctl.lab.access import (
     LAB_ACCESS_KEY,
     LAB_HEALTH_PATH,
     LAB_SECRET_KEY,
+    canary_section,
     lab_aws_section,
     name_servers_section,
     probe_section,
@@ -547,6 +548,7 @@ def _stack_mapping(
         },
         "objectives": {"rpo_s": 5, "rto_s": 600, "max_switchover_lag_ms": 1000},
         **probe_section(info.http, RECORD),
+        **canary_section(getattr(info, "databases", {}), Path(getattr(info, "lab_dir", "."))),
         "s3": {"replication_rule_id": RULE_ID},
         "aws": {
             "connect_timeout_s": 2,

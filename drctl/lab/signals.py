@@ -68,6 +68,11 @@ class _World(Protocol):
     def client(self, service: str, region: str) -> Any: ...
 
 
+class _LagSource(Protocol):
+    def measures(self, region: str) -> bool: ...
+    def lag(self, region: str) -> tuple[float, float] | None: ...
+
+
 class _Transitions(Protocol):
     def apparent_writer(self, global_cluster_id: str) -> str | None: ...
     def is_resyncing(self, cluster_arn: str) -> bool: ...
@@ -194,6 +199,9 @@ class Signals:
         self.profile = Profile()
         self.last: dict[str, Any] = {}
         self.on_tick: Callable[[], object] | None = None  # more once-a-second work (health-check refresh)
+        # The lab's real databases (drctl/lab/databases.py): where they run, a secondary's lag is measured
+        # (no sample while it cannot be); elsewhere, or without them, the profile's simulated lag is published.
+        self.lag_source: _LagSource | None = None
         # How samples reach the emulator (models.py routes them through the alarm model, drctl/lab/alarms.py).
         self.put_metric_data: Callable[[str, str, list[dict[str, Any]]], None] = self._put
         self._stop = threading.Event()
@@ -242,14 +250,29 @@ class Signals:
             dim_sets = {"cluster": [[cluster_dim]], "source-region": [[cluster_dim, source_dim]]}.get(
                 p.lag_dimensions, [[cluster_dim], [cluster_dim, source_dim]]
             )
+            measuring = self.lag_source is not None and self.lag_source.measures(region)
+            measured = self.lag_source.lag(region) if self.lag_source is not None and measuring else None
+            if measuring and measured is None:
+                continue  # replication not measurable now (stream cut, standby reconnecting): no datapoint
+            replication_ms, rpo_ms = measured if measured is not None else (p.lag_ms, p.lag_ms)
             lag_data: list[dict[str, Any]] = [
-                {"MetricName": name, "Dimensions": dims, "Value": p.lag_ms, "Unit": "Milliseconds"}
-                for name in ("AuroraGlobalDBReplicationLag", "AuroraGlobalDBRPOLag")
+                {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Milliseconds"}
+                for name, value in (
+                    ("AuroraGlobalDBReplicationLag", replication_ms),
+                    ("AuroraGlobalDBRPOLag", rpo_ms),
+                )
                 for dims in dim_sets
             ]
             self.put_metric_data(region, "AWS/RDS", lag_data)
             published["rds"].append(
-                {"cluster": arn_name(arn), "region": region, "lag_ms": p.lag_ms, "dimensions": dim_sets}
+                {
+                    "cluster": arn_name(arn),
+                    "region": region,
+                    "lag_ms": rpo_ms,
+                    "replication_lag_ms": replication_ms,
+                    "source": "measured (real replication)" if measured is not None else "simulated",
+                    "dimensions": dim_sets,
+                }
             )
         for region in sorted(writer_regions or set(self.world.regions)):
             if self.world.is_region_down(region):

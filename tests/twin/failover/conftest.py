@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from failover_helpers import wait_for_lag
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "drctl-home"
-    monkeypatch.setenv("DRCTL_HOME", str(h))
-    return h
 
 
 @pytest.fixture

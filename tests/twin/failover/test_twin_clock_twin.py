@@ -89,7 +89,7 @@ def addresses(host: str, port: int, name: str) -> set[str]:
 def second_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     home = tmp_path_factory.mktemp("second-clock")
     try:
-        info = lab_up(home, ports=free_lab_ports(), time_scale=SECOND_SCALE)
+        info = lab_up(home, ports=free_lab_ports(), time_scale=SECOND_SCALE, databases=False)
         yield SimpleNamespace(info=info, control=LabControl(info.admin_url), home=home)
     finally:
         lab_down(home)
