@@ -41,7 +41,7 @@ def failover(
         typer.Option(
             "--allow-detach",
             help="Unplanned mode: if re-reads show the global database's control path down for "
-            "[failover] detach_after_s, detach the target and promote it alone (RemoveFromGlobalCluster). "
+            "\\[failover] detach_after_s, detach the target and promote it alone (RemoveFromGlobalCluster). "
             "The old primary stays the global writer: a split, until `drctl rejoin`.",
         ),
     ] = False,

@@ -97,7 +97,8 @@ def dry_run_text(d: DryRun, out: TextIO) -> None:
     if d.req is not None:
         asked = d.req
         console.print(
-            f"dry run of a {asked.mode} failover {asked.from_region} → {asked.to_region} ({asked.parts})"
+            f"dry run of {'an' if asked.mode == 'unplanned' else 'a'} {asked.mode} failover "
+            f"{asked.from_region} → {asked.to_region} ({asked.parts})"
         )
     if f.noop:
         console.print(f"no-op: {f.noop_reason}")
