@@ -244,6 +244,12 @@ def cases(stacks: dict[str, Path], valid: Path, commands: set[str]) -> list[Case
         Case("unknown command", ("nosuchcommand",)),
         Case("unknown global option", ("--nosuch",)),
     ]
+    # failover --only: a value not in the choices, a guard override without the part it overrides (exit 2)
+    for name, extra in (
+        ("failover --only everything", ("--only", "everything")),
+        ("failover --force-traffic without --only traffic", ("--force-traffic",)),
+    ):
+        out.append(Case(name, ("failover", "--stack", s, "--to", "secondary", *extra, "--yes")))
     # deploy: only inputs refused before Terraform runs (a wrong one would run `terraform init`).
     if "deploy" in commands:
         out += [

@@ -20,6 +20,13 @@ class Mode(StrEnum):
     UNPLANNED = "unplanned"
 
 
+class Only(StrEnum):
+    """One part of a failover: the database (promote; traffic stays) or the traffic (flip; no promotion)."""
+
+    DATABASE = "database"
+    TRAFFIC = "traffic"
+
+
 class FlipMethod(StrEnum):
     """How a failover moves traffic: the CloudWatch switch (default) or inverting Route53 health checks."""
 

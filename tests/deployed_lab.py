@@ -60,7 +60,8 @@ def applied_lab(home: Path, lab_tools: Any, deploy: list[str] | None = None) -> 
         up = drctl(home, lab_tools, "lab", "up", *lab_at_demo_scale(lab_tools), timeout=300)
         assert up.returncode == 0, up.stderr[-3000:]
         started = time.monotonic()
-        argv = [*(deploy or ["-m", "drctl"]), "deploy", "--lab", "--stack", str(stack_path)]
+        # --yes: no terminal here, and deploy refuses to apply without one (exit 7) unless told not to ask
+        argv = [*(deploy or ["-m", "drctl"]), "deploy", "--lab", "--yes", "--stack", str(stack_path)]
         first = run_python(home, lab_tools, argv)
         yield Applied(home, stack_path, first, time.monotonic() - started)
     finally:

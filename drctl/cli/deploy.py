@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from drctl.cli.app import app
-from drctl.errors import DrctlError, ExitCode
+from drctl.cli.ask import ask, confirm
+from drctl.cli.options import YesOpt
+from drctl.errors import DrctlError, ExitCode, Refused
 
 if TYPE_CHECKING:
     from drctl.deploy.core import DeployRequest
@@ -67,6 +70,27 @@ class _CliUi:
             self.say(f"[{done}/{total}] {event.resource} ({event.action}) done")
         elif event.kind == "apply_errored":
             self.say(f"[{done}/{total}] {event.resource} FAILED")
+
+
+APPROVAL_WORD = "yes"  # as `terraform apply` asks: only this word applies
+
+
+def approval(where: str, workdir: Path) -> Callable[[PlanSummary], bool]:
+    """Asks on stderr, after the plan summary, whether to apply it; refuses (exit 7) with no terminal to ask on."""
+
+    def approve(summary: PlanSummary) -> bool:
+        if not sys.stdin.isatty():
+            raise Refused(
+                "drctl deploy asks before it applies and there is no terminal to ask on",
+                hint="nothing was applied; pass --yes to apply without asking (--plan-only shows the plan)",
+            )
+        planned = ", ".join(f"{n} to {action}" for action, n in sorted(summary.counts.items())) or "outputs only"
+        _err(f"drctl deploy will apply this plan to {where} ({workdir}): {planned}.")
+        if summary.destructive:
+            _err(f"  including {len(summary.destructive)} destroy/replace (listed above with !)")
+        return ask(f"Only '{APPROVAL_WORD}' applies. Apply?").lower() == APPROVAL_WORD  # end of input: no
+
+    return approve
 
 
 def _terraform_dir(explicit: Path | None) -> Path:
@@ -183,11 +207,24 @@ def deploy(
     upgrade: Annotated[
         bool, typer.Option("--upgrade", help="terraform init -upgrade (off: keep the lock).")
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Apply the plan without asking (needed without a terminal: CI, scripts; as terraform apply "
+            "-auto-approve).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print only a JSON result on stdout.")] = False,
 ) -> None:
-    """Preflight, plan (refusing destructive changes), apply with progress, write the stack file.
+    """Preflight, plan (refusing destructive changes), show the summary, ask, apply with progress, write the
+    stack file.
 
-    Example: drctl deploy --lab    (the offline twin)   |   drctl deploy --var-file prod.tfvars.json
+    It asks on stderr before it applies (type 'yes'); --yes skips the question; with no terminal and no --yes
+    it applies nothing and exits 7. --plan-only never asks.
+
+    Example: drctl deploy --lab    (the offline twin)   |   drctl deploy --var-file prod.tfvars.json --yes
     """
     from drctl.deploy.core import deploy as run_deploy
 
@@ -202,6 +239,8 @@ def deploy(
     if account_id and not lab:
         flags["account_id"] = account_id
     req = _request(lab=lab, stack=stack, terraform_dir=terraform_dir, var_file=var_file, **flags)
+    if not yes and not plan_only and not outputs_only:
+        req.approve = approval("the offline twin" if lab else "AWS", req.workdir)
     result = run_deploy(req, _CliUi())
     counts = result.summary.counts if result.summary else {}
     if as_json:
@@ -225,14 +264,14 @@ def destroy(
     lab: LabOpt = False,
     terraform_dir: TfDirOpt = None,
     var_file: VarFileOpt = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Destroy everything the stack's Terraform manages (labs, test environments). Example: drctl destroy --lab"""
     from drctl.deploy.core import destroy as run_destroy
 
     req = _request(lab=lab, stack=None, terraform_dir=terraform_dir, var_file=var_file)
     where = "the offline twin" if lab else "AWS"
-    if not yes and not typer.confirm(f"Destroy the whole stack in {where} ({req.workdir})?", err=True):
+    if not yes and not confirm(f"Destroy the whole stack in {where} ({req.workdir})?"):
         raise typer.Abort()
     run_destroy(req, _CliUi())
     typer.echo(f"destroyed the stack in {where}")

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.ask import confirm
 from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
 from drctl.errors import ConfigError, Stopped, UsageError
-from drctl.models import FlipMethod, Mode
+from drctl.models import FlipMethod, Mode, Only
 
 if TYPE_CHECKING:
     from drctl.canary.failover import FailoverCanary
@@ -40,7 +41,7 @@ def failover(
         typer.Option(
             "--allow-detach",
             help="Unplanned mode: if re-reads show the global database's control path down for "
-            "[failover] detach_after_s, detach the target and promote it alone (RemoveFromGlobalCluster). "
+            "\\[failover] detach_after_s, detach the target and promote it alone (RemoveFromGlobalCluster). "
             "The old primary stays the global writer: a split, until `drctl rejoin`.",
         ),
     ] = False,
@@ -51,6 +52,24 @@ def failover(
             "source's record check gets an unmeetable HealthThreshold, so it stays out even if the source dies)."
         ),
     ] = FlipMethod.SWITCH,
+    only: Annotated[
+        Only | None,
+        typer.Option(
+            "--only",
+            help="Move one part only. database: promote the target, traffic stays where it is (users still "
+            "reach the old region, whose cluster turns read-only). traffic: flip the switch, no promotion; "
+            "refused (exit 7) when the target's database does not write, unless --force-traffic. "
+            "Examples: --to secondary --only database | --to secondary --only traffic",
+        ),
+    ] = None,
+    force_traffic: Annotated[
+        bool,
+        typer.Option(
+            "--force-traffic",
+            help="With --only traffic: move traffic to a region whose database does not write (its application "
+            "must reach the writer elsewhere). Said loudly in the output, journal and report.",
+        ),
+    ] = False,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     resume: Annotated[
@@ -82,6 +101,8 @@ def failover(
 
     Planned (default): lossless switchover; refused when lag is above the bound.
     Unplanned: --mode unplanned --allow-data-loss; calls only the target region.
+    One part: --only database (promote; traffic stays), --only traffic (flip; no promotion, no data loss:
+    --mode unplanned needs no --allow-data-loss there). Example: drctl failover --to secondary --only traffic
 
     Exit codes: 0 done/no-op, 2 bad command line, 4 stack file problem, 5 credentials/permissions,
     6 unreachable, 7 refused, 8 locked, 9 failed (continue with --resume RUN_ID), 130 interrupted.
@@ -97,14 +118,24 @@ def failover(
     from drctl.journal.log import Journal
     from drctl.stack import load_stack
 
+    traffic_only = only == Only.TRAFFIC
+    if force_traffic and not traffic_only:
+        raise UsageError("--force-traffic only applies to --only traffic", hint="add --only traffic")
+    if traffic_only and (allow_data_loss or allow_detach):
+        flag = "--allow-data-loss" if allow_data_loss else "--allow-detach"
+        raise UsageError(f"--only traffic promotes nothing: {flag} does not apply", hint=f"drop {flag}")
+    if only == Only.DATABASE and flip_method != FlipMethod.SWITCH:
+        raise UsageError("--only database moves no traffic: --flip-method does not apply", hint="drop it")
     if allow_data_loss and mode != Mode.UNPLANNED:
         raise UsageError("--allow-data-loss only applies to --mode unplanned", hint="add --mode unplanned")
-    if mode == Mode.UNPLANNED and not allow_data_loss:
+    if mode == Mode.UNPLANNED and not allow_data_loss and not traffic_only:
         raise UsageError("an unplanned failover loses unreplicated data", hint="add --allow-data-loss")
     if allow_detach and mode != Mode.UNPLANNED and not resume:
         raise UsageError("--allow-detach only applies to --mode unplanned", hint="add --mode unplanned")
-    if resume and (to or dry_run):
-        raise UsageError("--resume continues a run as it was started", hint="drop --to / --dry-run")
+    if resume and (to or dry_run or only or force_traffic):
+        raise UsageError(
+            "--resume continues a run as it was started", hint="drop --to / --dry-run / --only / --force-traffic"
+        )
     if not resume and not to:
         raise UsageError("where to? --to is required", hint="e.g. drctl failover --to secondary")
     if canary and resume:
@@ -117,12 +148,6 @@ def failover(
 
     def progress(msg: str) -> None:
         typer.echo(msg, err=True)
-
-    def confirm(text: str) -> bool:
-        try:
-            return typer.confirm(text, default=False, err=True)
-        except typer.Abort:  # Ctrl-C or end of input at the prompt: not confirmed
-            return False
 
     ask = None if yes else confirm
     if break_lock and not yes and not confirm("Break the failover run lock, whoever holds it?"):
@@ -164,6 +189,8 @@ def failover(
             force=force,
             stack_path=str(stack.source or ""),
             allow_detach=allow_detach,
+            only=only.value if only else "",
+            force_traffic=force_traffic,
             without_lock=without_lock,
         )
         if flip_method != FlipMethod.SWITCH and stack.traffic_method != "switch":
@@ -171,8 +198,17 @@ def failover(
                 f"--flip-method applies to the switch traffic method; this stack's is {stack.traffic_method!r}",
                 hint="drop --flip-method",
             )
+        if only is not None and stack.traffic_method == "none":
+            raise UsageError(
+                f"--only {only.value}: this stack's traffic method is 'none', drctl moves no traffic",
+                hint="a failover of this stack moves the database only: drop --only",
+            )
         if force and mode == Mode.PLANNED:
             progress("WARNING: --force: the replication-lag bound will not stop this failover")
+        if force_traffic:
+            progress(
+                f"WARNING: --force-traffic: traffic will move to {target.name} even if its database does not write"
+            )
         if dry_run:
             plan = runner.dry_run(stack, req)
             (render.dry_run_json if json_output else render.dry_run_text)(plan, sys.stdout)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from drctl.cli.app import app
+from drctl.cli.ask import confirm
 from drctl.cli.options import BreakLockOpt, DryRunOpt, JsonOpt, StackOpt, YesOpt
 from drctl.errors import ConfigError, DrctlError, ExitCode
 
@@ -59,12 +60,6 @@ def rejoin(
 
     def progress(msg: str) -> None:
         typer.echo(msg, err=True)
-
-    def confirm(text: str) -> bool:
-        try:
-            return typer.confirm(text, default=False, err=True)
-        except typer.Abort:
-            return False
 
     if dry_run:
         assert writer is not None

@@ -72,7 +72,7 @@ def runs(
                 r.run_id,
                 r.started[:19].replace("T", " "),
                 f"{r.from_region} → {r.to_region}" if r.from_region else "",
-                r.mode,
+                f"{r.mode} ({r.only} only)" if r.only else r.mode,
                 r.outcome,
                 ""
                 if r.report.get("rto_s") is None or r.outcome in NOTHING_MOVED
@@ -95,6 +95,7 @@ def _row_json(r: RunSummary, html_name: str) -> dict[str, Any]:
         "from_region": r.from_region,
         "to_region": r.to_region,
         "mode": r.mode,
+        "only": r.only or None,
         "outcome": r.outcome,
         "rto_s": r.report.get("rto_s"),
         "rpo_s": r.report.get("rpo_s"),

@@ -71,7 +71,8 @@ def deploy_stack(info: LabInfo, home: Path, say: Say) -> tuple[Stack, Path, str]
         return load_stack(str(seeded)), seeded, "seed"
     ui = _Narration(say)
     ui.say("terraform apply: about three minutes into an empty twin (provider waiters); a re-apply, under one.")
-    req = lab_request(source=source, stack_path=path, user_variables={}, progress=ui.say)
+    # approve=None: the demo applies to the twin it started itself, as `drctl deploy --lab --yes` would.
+    req = lab_request(source=source, stack_path=path, user_variables={}, progress=ui.say, approve=None)
     result = deploy(req, ui)
     return load_stack(str(result.stack_path)), result.stack_path, "terraform"
 

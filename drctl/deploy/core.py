@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from drctl.deploy.plan import PlanSummary, summarize_plan
 from drctl.deploy.tf import ApplyEvent, TerraformRunner, diag_line, private_umask
 from drctl.deploy.toolchain import init_plugin_dir, terraform_env
-from drctl.errors import DrctlError, ExitCode
+from drctl.errors import DrctlError, ExitCode, Refused
 from drctl.stack import write_stack_file
 
 # drctl's files live in <workdir>/.drctl/ (git-ignored): the variables, the saved plan.
@@ -49,6 +49,9 @@ class DeployRequest:
     binary: str = "terraform"
     backend_config: dict[str, str] = field(default_factory=dict)  # terraform init -backend-config=K=V
     upgrade: bool = False  # terraform init -upgrade
+    # Asked after the plan summary, before anything is applied, when the plan changes something: False (or an
+    # error it raises) applies nothing. None applies without asking (`--yes`, the lab demo).
+    approve: Callable[[PlanSummary], bool] | None = None
 
 
 @dataclass
@@ -166,6 +169,8 @@ def deploy(req: DeployRequest, ui: Ui) -> DeployResult:
         ui.say("plan only: nothing applied")
         return DeployResult(req.stack_path, changed, summary, warnings, plan_only=True)
 
+    if changed and req.approve is not None and not req.approve(summary):
+        raise Refused("the plan was not approved", hint="nothing was applied")
     if changed:  # resources, or only outputs (applied too, so that the outputs are current)
         total = summary.total
         done = 0

@@ -13,11 +13,12 @@ from drctl.aws import autoscaling_actions, cloudwatch_actions, dynamodb_actions,
 from drctl.aws.calls import ApiCall
 from drctl.aws.dynamodb import LockItem
 from drctl.aws.rds import keep_snapshot_id
-from drctl.models import FlipMethod, Mode
+from drctl.models import FlipMethod, Mode, Only
 from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, RegionStack, Stack
 
 PLANNED, UNPLANNED = Mode.PLANNED.value, Mode.UNPLANNED.value
 SWITCH, INVERT = FlipMethod.SWITCH.value, FlipMethod.INVERT.value
+DATABASE_ONLY, TRAFFIC_ONLY = Only.DATABASE.value, Only.TRAFFIC.value
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,25 @@ class Request:
     stack_path: str = ""
     allow_detach: bool = False  # unplanned: detach-and-promote allowed once the global path is shown down
     without_lock: bool = False  # the operator acknowledged that the stack has no lock table (run lock off)
+    only: str = ""  # "" (the whole failover), DATABASE_ONLY (promote, traffic stays), TRAFFIC_ONLY (flip only)
+    force_traffic: bool = False  # traffic only: flip although the target's database does not write
+
+    @property
+    def moves_database(self) -> bool:
+        return self.only != TRAFFIC_ONLY
+
+    @property
+    def moves_traffic(self) -> bool:
+        return self.only != DATABASE_ONLY
+
+    @property
+    def parts(self) -> str:
+        """What this run moves, in words (reports, prompts, dry runs)."""
+        if self.only == DATABASE_ONLY:
+            return "database only: promotion, no traffic change"
+        if self.only == TRAFFIC_ONLY:
+            return "traffic only: flip, no promotion"
+        return "database and traffic"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +94,8 @@ class Facts(CheckedFacts):
     target_desired: int = 0
     target_max: int = 0
     target_drained: bool | None = None  # the target's own switch is thrown (None: not read)
+    source_drained: bool | None = None  # traffic only: the source's switch is thrown already (None: not read)
+    target_writes: bool | None = None  # traffic only: the target's database is the writer (None: not read)
     target_inverted: bool | None = None  # the target's record health check is inverted (an older drctl's invert)
     target_held_out: bool | None = None  # the target's record check has an unmeetable HealthThreshold (invert)
     target_children: int = 0  # child checks of the target's CALCULATED check (its threshold when put back)
@@ -93,8 +115,9 @@ def flip_calls(
     target_held_out: bool | None = None,
     target_children: int = 0,
     records: list[dict[str, Any]] | None = None,
+    source_drained: bool | None = None,
 ) -> list[ApiCall]:
-    """Make the target's record serve and the source's stop.
+    """Make the target's record serve and the source's stop (a source already drained is left as it is).
 
     Traffic method health-check: one atomic ChangeResourceRecordSets that makes the target's record PRIMARY
     (Route53's control plane, us-east-1); method none: no call.
@@ -146,9 +169,25 @@ def flip_calls(
             reason,
             "un-drain the target (its switch is thrown; first waits until the drain has left the alarm period)",
         )
-    if source.role == "primary":
+    if source.role == "primary" and not source_drained:
         calls += _switch(stack, source, 1, "ALARM", reason, "drain the source: its record's check turns")
     return calls
+
+
+def facts_flip_calls(
+    stack: Stack, req: Request, facts: Facts, records: list[dict[str, Any]] | None = None
+) -> list[ApiCall]:
+    """The flip calls for what preflight found (`records`: the failover records as re-read just now, if so)."""
+    return flip_calls(
+        stack,
+        req,
+        facts.target_drained,
+        facts.target_inverted,
+        facts.target_held_out,
+        facts.target_children,
+        facts.records if records is None else records,
+        source_drained=facts.source_drained,
+    )
 
 
 def _switch(stack: Stack, region: RegionStack, value: float, state: str, reason: str, why: str) -> list[ApiCall]:
@@ -221,21 +260,16 @@ def plan_calls(stack: Stack, req: Request, facts: Facts, lock_item: LockItem | N
     locked = target.lock_table and lock_item is not None
     take, release = lock_calls(target, lock_item) if locked and lock_item is not None else (None, None)
     calls: list[ApiCall] = [take] if take else []
-    calls += [keep_snapshot_call(req.to_region, snap, "<run id>") for snap in facts.snapshots_to_keep]
-    if (cap := capacity_call(stack, req, facts)) is not None:
+    if req.moves_database:
+        calls += [keep_snapshot_call(req.to_region, snap, "<run id>") for snap in facts.snapshots_to_keep]
+    if req.moves_traffic and (cap := capacity_call(stack, req, facts)) is not None:
         calls.append(cap)
-    calls.append(promotion_call(stack, req))
-    if req.mode == UNPLANNED and req.allow_detach:
-        calls.append(detach_call(stack, req))
-    calls += flip_calls(
-        stack,
-        req,
-        facts.target_drained,
-        facts.target_inverted,
-        facts.target_held_out,
-        facts.target_children,
-        facts.records,
-    )
+    if req.moves_database:
+        calls.append(promotion_call(stack, req))
+        if req.mode == UNPLANNED and req.allow_detach:
+            calls.append(detach_call(stack, req))
+    if req.moves_traffic:
+        calls += facts_flip_calls(stack, req, facts)
     if release:
         calls.append(release)
     return calls

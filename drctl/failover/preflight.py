@@ -19,7 +19,15 @@ from drctl.aws.rds import TRANSITION_STATUSES
 from drctl.errors import DrctlError, Unreachable
 from drctl.failover import observe
 from drctl.failover.observe import Clients
-from drctl.failover.plan import INVERT, PLANNED, Facts, Request
+from drctl.failover.plan import (
+    DATABASE_ONLY,
+    INVERT,
+    PLANNED,
+    TRAFFIC_ONLY,
+    Facts,
+    Request,
+    facts_flip_calls,
+)
 from drctl.failover.waiting import NotYet, wait_until
 from drctl.models import GlobalCluster
 from drctl.stack import HEALTH_CHECK, NO_TRAFFIC, SWITCH, Stack
@@ -68,6 +76,8 @@ def run_preflight(
             f"global cluster not readable in {target.name} ({error_code(e) or type(e).__name__})"
         )
 
+    if req.only == TRAFFIC_ONLY:
+        return _traffic_only(clients, stack, req, facts, gc)
     if gc is not None:
         writer = gc.writer
         facts.writer_region = writer.region if writer else None
@@ -84,6 +94,8 @@ def run_preflight(
         ):
             facts.noop = True
             facts.noop_reason = f"{target.name} ({writer.cluster_id}) already writes; nothing to do"
+            # After `--only database` the traffic may still be elsewhere: say how to move just that.
+            facts.noop_reason += f" (traffic: `drctl failover --to {target.name} --only traffic` moves it)"
             return facts
         if fs is not None and fs.status in TRANSITION_STATUSES:
             facts.refusals.append(
@@ -119,9 +131,36 @@ def run_preflight(
 
     with aws_errors("cloudwatch:GetMetricData", target.name, req):
         _lag(clients, stack, req, facts, progress)
-    _capacity(clients, stack, req, facts)
     _tier_warnings(clients, stack, req, facts)
-    if planned and stack.traffic_method == SWITCH:
+    if req.only == DATABASE_ONLY:
+        facts.warnings.append(traffic_stays_warning(req))
+        with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
+            facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
+        return facts
+    _capacity(clients, stack, req, facts)
+    _flip_state(clients, stack, req, facts)
+    if planned:
+        with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
+            facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
+    return facts
+
+
+def traffic_stays_warning(req: Request) -> str:
+    """What `--only database` leaves: users still reach the source region, whose cluster becomes a secondary."""
+    s, t = req.from_region, req.to_region
+    return (
+        f"--only database: traffic still goes to {s}. Once {t} writes, {s}'s cluster is a read-only secondary: "
+        f"the application in {s} writes only if it reaches the writer in {t} (e.g. through the global writer "
+        f"endpoint), each write crossing regions; writes sent to {s}'s cluster endpoint fail. "
+        f"Move the traffic with `drctl failover --to {t} --only traffic`"
+    )
+
+
+def _flip_state(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
+    """What the flip needs to know: is the target's switch thrown; the Route53 checks for --flip-method invert;
+    for a traffic-only move, is the source's switch thrown already."""
+    source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if req.mode == PLANNED and stack.traffic_method == SWITCH:
         with aws_errors("cloudwatch:DescribeAlarms", target.switch_alarm_region, req):
             state = observe.alarm_state(clients, target.switch_alarm_region, target.switch_alarm_name)
         facts.target_drained = state == "ALARM"
@@ -132,10 +171,83 @@ def run_preflight(
                 facts.target_inverted = check.inverted
                 facts.target_children = len(check.children)
                 facts.target_held_out = (check.health_threshold or 0) > len(check.children)
-    if planned:
-        with aws_errors("rds:DescribeDBClusterSnapshots", target.name, req):
-            facts.snapshots_to_keep = observe.unplanned_failover_snapshots(clients, target.name, target.cluster_id)
+    switch = req.flip_method != INVERT and stack.traffic_method == SWITCH
+    if req.only == TRAFFIC_ONLY and switch and source.role == "primary":
+        # The source's switch lives in the target's region (readable in both modes).
+        with aws_errors("cloudwatch:DescribeAlarms", source.switch_alarm_region, req):
+            state = observe.alarm_state(clients, source.switch_alarm_region, source.switch_alarm_name)
+        facts.source_drained = state == "ALARM"
+
+
+def _traffic_only(clients: Clients, stack: Stack, req: Request, facts: Facts, gc: GlobalCluster | None) -> Facts:
+    """`--only traffic`: no promotion, so no lag, version or membership checks; the guard is that the target's
+    database writes (refused otherwise, unless --force-traffic), then capacity and the switches as a full run."""
+    target = stack.regions[req.to_region]
+    if gc is not None:
+        facts.writer_region = gc.writer.region if gc.writer else None
+        split = _split(clients, stack, gc, req)
+        if split:
+            facts.refusals.append(split)
+            return facts
+        fs = gc.failover_state
+        moving = fs.status if fs is not None and fs.status in TRANSITION_STATUSES else None
+        facts.target_writes = facts.writer_region == target.name and moving is None
+        detail = (
+            f"a global cluster transition is in progress ({moving})"
+            if moving
+            else f"{facts.writer_region or 'no region'} writes (DescribeGlobalClusters in {target.name})"
+        )
+    else:
+        detail = f"global cluster not readable in {target.name}"
+    facts.check("target database writes", facts.target_writes, detail)
+    if not facts.target_writes:
+        why = f"{target.name}'s database does not write ({detail})"
+        if req.force_traffic:
+            facts.warnings.append(
+                f"--force-traffic: sending traffic to {target.name} although {why}: the application there "
+                "fails its writes unless it reaches the writer in another region"
+            )
+        else:
+            facts.refusals.append(
+                f"{why}: its application's writes would fail; promote it first "
+                f"(`drctl failover --to {target.name} --only database`), or pass --force-traffic"
+            )
+    _tier_warnings(clients, stack, req, facts)
+    _capacity(clients, stack, req, facts)
+    _flip_state(clients, stack, req, facts)
+    if not facts.refusals and not facts_flip_calls(stack, req, facts):
+        _nothing_to_flip(stack, req, facts)
     return facts
+
+
+def _nothing_to_flip(stack: Stack, req: Request, facts: Facts) -> None:
+    """No flip call is needed: a no-op when the switches were read, a refusal when the one that matters could
+    not be (unplanned mode does not call the region where the target's switch lives)."""
+    source, target = stack.regions[req.from_region], stack.regions[req.to_region]
+    if stack.traffic_method == HEALTH_CHECK:
+        if facts.records:  # else not read (unplanned, Route53 down): the flip step reads them again
+            facts.noop = True
+            facts.noop_reason = (
+                f"traffic already goes to {target.name}: its failover record is PRIMARY "
+                "(ListResourceRecordSets); nothing to flip"
+            )
+        return
+    if facts.target_drained is None and source.role != "primary":
+        facts.refusals.append(
+            f"{target.name}'s switch lives in {target.switch_alarm_region}, which unplanned mode does not call: "
+            f"drctl cannot tell whether {target.name} is drained, nor un-drain it; "
+            f"use --mode planned once {target.switch_alarm_region} answers"
+        )
+        return
+    said = []
+    if facts.source_drained:
+        said.append(f"{source.name}'s switch is thrown")
+    if facts.target_drained is False:
+        said.append(f"{target.name}'s switch is not thrown")
+    elif facts.target_drained is None:
+        said.append(f"{target.name}'s switch was not read (unplanned mode)")
+    facts.noop = True
+    facts.noop_reason = f"traffic already goes to {target.name}: {', '.join(said)}; nothing to flip"
 
 
 def _split(clients: Clients, stack: Stack, gc: GlobalCluster, req: Request) -> str:
@@ -210,7 +322,7 @@ def _lag(
 
 def _tier_warnings(clients: Clients, stack: Stack, req: Request, facts: Facts) -> None:
     """Say what this run will not do for want of a tier; read the records the health-check method swaps."""
-    if stack.traffic_method == HEALTH_CHECK:
+    if stack.traffic_method == HEALTH_CHECK and req.moves_traffic:  # --only database reads no records
         facts.warnings.append(
             "traffic method health-check: moving traffic needs Route53's control plane (ChangeResourceRecordSets "
             "in us-east-1), not a data-plane switch"

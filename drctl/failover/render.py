@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from drctl.failover.plan import Request
 from drctl.failover.runner import DryRun, RunReport
 
 
@@ -19,7 +20,7 @@ def report_text(report: RunReport, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     console.print(
         f"[bold]failover {report.run_id}[/bold]: {report.outcome} — {report.mode} "
-        f"{report.from_region} → {report.to_region}"
+        f"{report.from_region} → {report.to_region}" + _only_words(report.only)
     )
     if report.message:
         console.print(report.message)
@@ -64,9 +65,24 @@ def report_text(report: RunReport, out: TextIO) -> None:
     console.print(f"AWS calls: {report.api_calls} (botocore retries: {report.retries}); journal: {report.journal}")
 
 
+def _only_words(only: str) -> str:
+    if only == "database":
+        return " (database only: promotion, traffic not moved)"
+    if only == "traffic":
+        return " (traffic only: flip, no promotion)"
+    return ""
+
+
+def _parts(req: Request | None) -> dict[str, Any]:
+    if req is None:
+        return {}
+    return {"only": req.only or None, "parts": {"database": req.moves_database, "traffic": req.moves_traffic}}
+
+
 def dry_run_json(d: DryRun, out: TextIO) -> None:
     data: dict[str, Any] = {
         "dry_run": True,
+        **_parts(d.req),
         "noop": d.facts.noop,
         "facts": d.facts.to_dict(),
         "calls": [c.describe() for c in d.calls],
@@ -78,6 +94,12 @@ def dry_run_json(d: DryRun, out: TextIO) -> None:
 def dry_run_text(d: DryRun, out: TextIO) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     f = d.facts
+    if d.req is not None:
+        asked = d.req
+        console.print(
+            f"dry run of {'an' if asked.mode == 'unplanned' else 'a'} {asked.mode} failover "
+            f"{asked.from_region} → {asked.to_region} ({asked.parts})"
+        )
     if f.noop:
         console.print(f"no-op: {f.noop_reason}")
         return

@@ -22,7 +22,7 @@ from drctl.errors import DrctlError, Failed, Locked, Refused, Stopped, UsageErro
 from drctl.failover import steps
 from drctl.failover.lock import RunLock
 from drctl.failover.measure import measure_rpo
-from drctl.failover.plan import PLANNED, UNPLANNED, Facts, Request, plan_calls
+from drctl.failover.plan import DATABASE_ONLY, PLANNED, TRAFFIC_ONLY, UNPLANNED, Facts, Request, plan_calls
 from drctl.failover.preflight import run_preflight
 from drctl.failover.recorder import CallRecorder, RecordingFactory
 from drctl.failover.stepping import RunEnded, run_step, test_kill_hook
@@ -36,6 +36,8 @@ from drctl.journal.events import (
 )
 from drctl.journal.log import Journal, RunLog, new_run_id
 from drctl.journal.phases import (
+    DATABASE_HEADLINE,
+    HEADLINE,
     capacity_tail_s,
     compute_phases,
     critical_path_s,
@@ -73,6 +75,11 @@ class RunReport:
     retries: int = 0
     journal: str = ""
     canary: dict[str, Any] = field(default_factory=dict)  # ground truth (drctl/canary), when --canary
+    only: str = ""  # "" (database and traffic), "database" or "traffic": the parts this run moves
+
+    @property
+    def parts(self) -> dict[str, bool]:
+        return {"database": self.only != TRAFFIC_ONLY, "traffic": self.only != DATABASE_ONLY}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +88,8 @@ class RunReport:
             "from_region": self.from_region,
             "to_region": self.to_region,
             "mode": self.mode,
+            "only": self.only or None,
+            "parts": self.parts,
             "message": self.message,
             "rpo_s": self.rpo.get("rpo_s"),
             "rpo": self.rpo,
@@ -104,6 +113,7 @@ class RunReport:
 class DryRun:
     facts: Facts
     calls: list[ApiCall]
+    req: Request | None = None  # what was asked (the parts `--only` names); keyword: DryRun(..., req=req)
     # optional tiers the stack does not describe: {"tier", "will_not", "cost"}
     not_covered: list[dict[str, str]] = field(default_factory=list)
 
@@ -137,9 +147,9 @@ def dry_run(stack: Stack, req: Request) -> DryRun:
     facts = run_preflight(clients, stack, req)
     gaps = [{"tier": t.name, "will_not": t.will_not, "cost": t.cost} for t in stack.missing_tiers()]
     if facts.noop:
-        return DryRun(facts, [], gaps)
+        return DryRun(facts, [], req=req, not_covered=gaps)
     lock = RunLock(stack, clients, stack.regions[req.to_region], "<run id>")
-    return DryRun(facts, plan_calls(stack, req, facts, lock.item), gaps)
+    return DryRun(facts, plan_calls(stack, req, facts, lock.item), req=req, not_covered=gaps)
 
 
 class _Runner:
@@ -268,19 +278,28 @@ class _Runner:
             self.step("confirm", lambda _: {"confirmed": confirm(_confirm_text(self.req, shown))})
             if not self.run.results["confirm"]["confirmed"]:
                 return self._finish("aborted", "not confirmed; nothing was changed")
-        self.step("sample_rpo", steps.sample_rpo)
-        if facts.snapshots_to_keep:
-            self.step("keep_snapshots", steps.keep_snapshots)
-        self.parallel(("capacity", steps.capacity), ("promote", steps.promote))
-        self.step("flip", steps.flip)
-        if self.req.mode == UNPLANNED:  # traffic has moved: the rest of the capacity is waited for alongside
+        # The same steps for every part: `--only` leaves out the promotion's or the traffic's, never forks them.
+        req = self.req
+        if req.moves_database:
+            self.step("sample_rpo", steps.sample_rpo)
+            if facts.snapshots_to_keep:
+                self.step("keep_snapshots", steps.keep_snapshots)
+        if req.moves_database and req.moves_traffic:
+            self.parallel(("capacity", steps.capacity), ("promote", steps.promote))
+        elif req.moves_database:
+            self.step("promote", steps.promote)
+        else:
+            self.step("capacity", steps.capacity)
+        if req.moves_traffic:
+            self.step("flip", steps.flip)
+        if req.moves_traffic and req.mode == UNPLANNED:  # traffic has moved: the rest of the capacity alongside
             self.parallel(("verify", steps.verify), ("capacity_after_flip", steps.capacity_after_flip))
         else:
             self.step("verify", steps.verify)
         promote = self.run.results.get("promote", {})
-        if self.req.mode == UNPLANNED and promote.get("sends") and not promote.get("detached"):
+        if req.mode == UNPLANNED and promote.get("sends") and not promote.get("detached"):
             self.step("keep_snapshot", steps.keep_after_unplanned)
-        return self._finish("completed", f"{self.req.to_region} writes and serves")
+        return self._finish("completed", _completed(req, self.run.results))
 
     def _preflight(self, run: steps.Run) -> dict[str, Any]:
         facts = run_preflight(self.clients, self.stack, self.req, self.progress)
@@ -302,9 +321,12 @@ class _Runner:
             run_s = round(run_s - tail, 3)
             run_source += f"; the {tail:g} s spent waiting for capacity after traffic moved excluded"
         points = recovery_points(log)
-        head = headline(points)
+        database_only = self.req.only == DATABASE_ONLY
+        head = headline(points, DATABASE_HEADLINE if database_only else HEADLINE)
         if head is not None:
             rto, rto_source = head.at_s, f"{head.name}: {head.source} (from drctl's start, prompt excluded)"
+            if database_only:
+                rto_source += f"; database only: users still reach {self.req.from_region}"
         else:
             rto = run_s
             why = (self.run.results.get("verify", {}).get("dns") or {}).get("detail", "no DNS check was made")
@@ -336,9 +358,19 @@ class _Runner:
             api_calls=len(calls),
             retries=sum(int(c.get("retries", 0)) for c in calls),
             journal=str(self.journal.path),
+            only=self.req.only,
         )
         self.journal.append(RunFinished(outcome=outcome, report=report.to_json()))
         return report
+
+
+def _completed(req: Request, results: dict[str, dict[str, Any]]) -> str:
+    if req.only == DATABASE_ONLY:
+        return f"{req.to_region} writes; traffic still goes to {req.from_region} (--only database)"
+    if req.only == TRAFFIC_ONLY:
+        writer = (results.get("verify", {}).get("writer") or {}).get("detail", "")
+        return f"traffic goes to {req.to_region}; no promotion (--only traffic): {writer}".rstrip(": ")
+    return f"{req.to_region} writes and serves"
 
 
 def _detach_warning(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -380,9 +412,14 @@ def _capacity_warning(results: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _confirm_text(req: Request, calls: list[ApiCall]) -> str:
-    lines = [f"{req.mode} failover {req.from_region} -> {req.to_region} will make these calls:"]
+    parts = f" ({req.parts})" if req.only else ""
+    lines = [f"{req.mode} failover{parts} {req.from_region} -> {req.to_region} will make these calls:"]
     lines += [f"  {c.line()}" for c in calls]
-    if req.mode != PLANNED:
+    if req.only == DATABASE_ONLY:
+        lines.append(f"Traffic stays in {req.from_region}.")
+    if req.force_traffic:
+        lines.append(f"--force-traffic: traffic moves to {req.to_region} even if its database does not write.")
+    if req.mode != PLANNED and req.moves_database:
         lines.append("Data not yet replicated to the target WILL BE LOST.")
     lines.append("Proceed?")
     return "\n".join(lines)
@@ -444,6 +481,7 @@ def resume(
             to_region=req.to_region,
             mode=req.mode,
             message=f"run already {prior.finished.outcome}; nothing to resume",
+            only=req.only,
             rpo=report.get("rpo", {}),
             rto_s=report.get("rto_s"),
             phases=report.get("phases", []),

@@ -19,12 +19,12 @@ from drctl.aws import cloudwatch, rds, route53
 from drctl.aws.clients import GLOBAL_REGION
 from drctl.aws.errors import error_code, no_answer, to_drctl_error, worth_another_look
 from drctl.aws.rds import keep_snapshot_id
-from drctl.errors import Failed
+from drctl.errors import Failed, Refused
 from drctl.failover import observe
 from drctl.failover.capacity import capacity, capacity_after_flip
 from drctl.failover.context import Run
-from drctl.failover.plan import UNPLANNED, flip_calls, keep_snapshot_call
-from drctl.failover.promote import promote
+from drctl.failover.plan import TRAFFIC_ONLY, UNPLANNED, facts_flip_calls, keep_snapshot_call
+from drctl.failover.promote import promote, read_db_state
 from drctl.failover.verify import verify
 from drctl.failover.waiting import NotYet, wait_until
 from drctl.stack import HEALTH_CHECK
@@ -140,16 +140,14 @@ def flip(run: Run) -> dict[str, Any]:
     The flip is the datapoint: after PutMetricData drctl follows the switch alarm as CloudWatch evaluates it
     (at its period, https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-evaluation.html) and
     records when it saw the alarm in the wanted state: that, not the put, is when Route53 starts to follow."""
-    f = run.facts
-    records = f.records
+    reread = _target_still_writes(run) if run.req.only == TRAFFIC_ONLY else None
+    records = None
     if run.stack.traffic_method == HEALTH_CHECK:  # re-read right before the change: never act on a guess
         with _control_plane(run, "ListResourceRecordSets"):
             r53 = run.clients.client("route53", GLOBAL_REGION)
             records = route53.read_record_sets(r53, run.stack.zone_id, run.stack.record_name)
-    calls = flip_calls(
-        run.stack, run.req, f.target_drained, f.target_inverted, f.target_held_out, f.target_children, records
-    )
-    done = []
+    calls = facts_flip_calls(run.stack, run.req, run.facts, records)
+    done: list[dict[str, Any]] = []
     for call in calls:
         run.progress(f"{call.operation} in {call.region}: {call.why}")
         put_wall, put_mono = time.time(), time.monotonic()
@@ -182,7 +180,30 @@ def flip(run: Run) -> dict[str, Any]:
                 at=put_wall,
             )
         done.append(entry)
-    return {"calls": done}
+    return {"calls": done} if reread is None else {"calls": done, "writer_reread": reread}
+
+
+def _target_still_writes(run: Run) -> dict[str, Any]:
+    """Traffic only, right before the flip: re-read who writes (preflight may be minutes old). A target that
+    does not write is refused unless --force-traffic, which is said again here."""
+    t = run.target
+    state = read_db_state(run)
+    writes = state.writer_region == t.name and not state.in_progress
+    if not writes:
+        why = f"{t.name}'s database does not write ({_writer_words(state.writer_region, state.in_progress)})"
+        if not run.req.force_traffic:
+            raise Refused(
+                f"{why}: traffic not moved",
+                hint=f"promote it first (`drctl failover --to {t.name} --only database`), or --force-traffic",
+            )
+        run.progress(f"WARNING: --force-traffic: sending traffic to {t.name} although {why}")
+    return {**state.to_dict(), "target_writes": writes}
+
+
+def _writer_words(writer_region: str | None, in_progress: str | None) -> str:
+    if in_progress:
+        return f"a global cluster transition is in progress: {in_progress}"
+    return f"{writer_region} writes" if writer_region else "no writer could be read"
 
 
 @contextlib.contextmanager

@@ -28,20 +28,34 @@ from drctl.stack import NO_TRAFFIC, SWITCH, RegionStack
 
 def verify(run: Run) -> dict[str, Any]:
     """Target writes; traffic moved; DNS answers, the target serves; the old writer is fenced. Only the writer
-    check can fail the run."""
+    check of a run that promoted can fail it. `--only` verifies the part that ran and says the other did not."""
     t, s = run.target, run.source
     state = read_db_state(run)
-    detached = bool(run.results.get("promote", {}).get("detached"))
-    if not promoted(run, state, detached):
-        raise DrctlError(f"{t.cluster_id} is not the writer after promotion", code=ExitCode.FAILED)
-    where = "stands alone after detach-and-promote" if detached else "is the global writer"
-    writer = {
-        "verdict": "verified",
-        "detail": f"{t.cluster_id} {where} (read in {t.name})",
-        "state": state.to_dict(),
-    }
-    out: dict[str, Any] = {"writer": writer}
-    if run.stack.traffic_method == NO_TRAFFIC:
+    out: dict[str, Any] = {}
+    if run.req.moves_database:
+        detached = bool(run.results.get("promote", {}).get("detached"))
+        if not promoted(run, state, detached):
+            raise DrctlError(f"{t.cluster_id} is not the writer after promotion", code=ExitCode.FAILED)
+        where = "stands alone after detach-and-promote" if detached else "is the global writer"
+        out["writer"] = {
+            "verdict": "verified",
+            "detail": f"{t.cluster_id} {where} (read in {t.name})",
+            "state": state.to_dict(),
+        }
+    else:  # traffic only: what the database is, never a reason to fail (the guard was before the flip)
+        writes = promoted(run, state, False)
+        out["writer"] = {
+            "verdict": "verified" if writes else "NOT WRITING (--force-traffic)",
+            "detail": f"{t.cluster_id} {'is' if writes else 'is not'} the global writer (read in {t.name}; "
+            f"{state.writer_region or 'no region'} writes); no promotion (--only traffic)",
+            "state": state.to_dict(),
+        }
+    if not run.req.moves_traffic:
+        out["traffic"] = {
+            "verdict": "not moved (--only database)",
+            "detail": f"traffic still goes to {s.name}: no flip, DNS, serving or application-health check made",
+        }
+    elif run.stack.traffic_method == NO_TRAFFIC:
         why = "traffic method none: drctl does not move traffic"
         out["traffic"] = {"verdict": "not moved", "detail": why}
         out["dns"] = {"verdict": f"not checked: {why}", "detail": ""}
@@ -50,8 +64,10 @@ def verify(run: Run) -> dict[str, Any]:
         out["traffic"] = _verify_traffic(run)
         out["dns"] = _verify_dns(run)
         out["serving"] = serving.verify_serving(run, out["dns"])  # "target serving": after DNS answers target
-    out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
-    out["fencing"] = _verify_fencing(run, s)
+    if run.req.moves_traffic:
+        out["app_health"] = verify_app_health(run)  # drctl/failover/app_health.py: the "application healthy" phase
+    if run.req.moves_database:
+        out["fencing"] = _verify_fencing(run, s)
     return out
 
 

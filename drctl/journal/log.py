@@ -204,6 +204,7 @@ class RunSummary:
     outcome: str  # the last finish's outcome, "unfinished", or "unreadable journal"
     report: dict[str, Any]  # the finish record's report (rto_s, rpo_s ...), {} when unfinished
     folder: Path
+    only: str = ""  # failover --only: "database" or "traffic" ("" for both)
 
 
 def list_runs(limit: int | None = None) -> list[RunSummary]:
@@ -233,6 +234,7 @@ def list_runs(limit: int | None = None) -> list[RunSummary]:
                 log.outcome,
                 log.finished.report if log.finished else {},
                 folder,
+                str((h.request or {}).get("only") or ""),
             )
         )
     return out

@@ -155,6 +155,7 @@ RECOVERY_ORDER = (
     "application healthy",
 )
 HEADLINE = ("target serving", "DNS answers target")  # the first of these the run observed
+DATABASE_HEADLINE = ("database writable",)  # `failover --only database`: users stay where they were
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,6 @@ def canary_points(result: dict[str, Any], t0: float) -> list[RecoveryPoint]:
     return points
 
 
-def headline(points: list[RecoveryPoint]) -> RecoveryPoint | None:
+def headline(points: list[RecoveryPoint], names: tuple[str, ...] = HEADLINE) -> RecoveryPoint | None:
     by_name = {p.name: p for p in points}
-    return next((by_name[n] for n in HEADLINE if n in by_name), None)
+    return next((by_name[n] for n in names if n in by_name), None)

@@ -17,8 +17,18 @@ def cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+ONLY_WORDS = {
+    "database": "database only: promotion, traffic not moved",
+    "traffic": "traffic only: flip, no promotion",
+}
+
+
 def headline(m: RunModel) -> str:
-    return f"{m.mode} failover {m.from_region} → {m.to_region} (flip: {m.flip_method})"
+    move = f"{m.mode} failover {m.from_region} → {m.to_region}"
+    if m.only == "database":
+        return f"{move} ({ONLY_WORDS['database']})"
+    parts = f"{ONLY_WORDS['traffic']}; " if m.only == "traffic" else ""
+    return f"{move} ({parts}flip: {m.flip_method})"
 
 
 def rto_text(m: RunModel) -> tuple[str, str]:

@@ -101,6 +101,7 @@ class RunModel:
     rto_end_s: float | None = None  # where the RTO clock stopped, relative to the run header
     rto_clock: str = ""  # where the RTO clock started, in words ("0.4 s before the run header (...)")
     canary: dict[str, Any] = field(default_factory=dict)  # ground truth of `failover --canary` (drctl/canary)
+    only: str = ""  # `failover --only`: "database" or "traffic" ("" for both)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -183,6 +184,7 @@ def build_model(source: RunLog | list[dict[str, Any]], journal: str = "") -> Run
         rto_end_s=rto.end_s,
         rto_clock=rto.clock,
         canary=log.canary,
+        only=str(request.get("only") or ""),
     )
     model.objectives = _objectives(model, header.objectives)
     return model

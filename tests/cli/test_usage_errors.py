@@ -26,6 +26,18 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         (["failover", "--to", "secondary", "--mode", "unplanned"], "add --allow-data-loss"),
         (["failover", "--resume", "20261129T121500Z-ab12", "--to", "secondary"], "--resume continues a run"),
         (["failover"], "--to is required"),
+        (["failover", "--to", "secondary", "--only", "everything"], "'database', 'traffic'"),
+        (["failover", "--to", "secondary", "--force-traffic"], "--force-traffic only applies to --only traffic"),
+        (
+            ["failover", "--to", "secondary", "--only", "database", "--force-traffic"],
+            "--force-traffic only applies to --only traffic",
+        ),
+        (
+            ["failover", "--to", "secondary", "--only", "traffic", "--mode", "unplanned", "--allow-data-loss"],
+            "--only traffic promotes nothing",
+        ),
+        (["failover", "--to", "secondary", "--only", "database", "--flip-method", "invert"], "moves no traffic"),
+        (["failover", "--resume", "20261129T121500Z-ab12", "--only", "traffic"], "--resume continues a run"),
         (["report", "20261129T121500Z-ab12", "--format", "pdf"], "'md', 'html', 'json'"),
         (["status", "--watch", "--json"], "cannot be combined"),
         (["status", "--timeout", "0"], "--timeout"),
@@ -44,7 +56,7 @@ def test_bad_command_line_exits_2_in_one_line(
 @pytest.mark.parametrize(
     ("args", "choices"),
     [
-        (["failover", "--help"], ["planned|unplanned", "switch|invert"]),
+        (["failover", "--help"], ["planned|unplanned", "switch|invert", "database|traffic", "--only traffic"]),
         (["report", "--help"], ["md|html|json"]),
     ],
 )
@@ -75,3 +87,28 @@ def test_malformed_name_servers_are_a_config_error_naming_the_key(
     assert run(["failover", "--stack", str(stack), "--to", "secondary", "--dry-run"]) == ExitCode.CONFIG
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "route53.name_servers" in err and "99999" in err, err
+
+
+@pytest.mark.parametrize("part", ["database", "traffic"])
+def test_only_on_a_stack_that_moves_no_traffic_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], part: str
+) -> None:
+    """Traffic method none: every failover of that stack is database-only already; --only says nothing true."""
+    from drctl.stack import write_stack_file
+
+    stack = tmp_path / "db-only.toml"
+    write_stack_file(
+        {
+            "name": "db-only",
+            "database": {"global_cluster_id": "g"},
+            "regions": {
+                "us-east-1": {"role": "primary", "cluster_id": "a", "cluster_arn": "arn:a"},
+                "us-west-2": {"role": "secondary", "cluster_id": "b", "cluster_arn": "arn:b"},
+            },
+        },
+        stack,
+    )
+    assert run(["failover", "--stack", str(stack), "--to", "secondary", "--only", part, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "traffic method is 'none'" in err and "drop --only" in err
+    assert not (tmp_path / "home").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -279,9 +280,12 @@ def test_destroy_asks_first_and_passes_no_force_flag(fake_tf: Path, tmp_path: Pa
     from drctl.cli.app import run
 
     work = request(tmp_path).workdir
-    monkeypatch.setattr("typer.confirm", lambda *a, **k: False)
+    monkeypatch.setattr("sys.stdin", _Pipe("n\n"))
     assert run(["destroy", "--terraform-dir", str(work)]) == ExitCode.INTERRUPTED
     assert "destroy" not in commands(fake_tf)
+    out, err = capsys.readouterr()
+    assert "Destroy the whole stack in AWS" in err and "[y/N]:" in err
+    assert out == ""  # the question went to stderr, all of it (click's prompts leak a space to stdout)
     assert run(["destroy", "--terraform-dir", str(work), "--yes"]) == 0
     destroy_call = next(c["argv"] for c in calls(fake_tf) if c.get("argv", [""])[0] == "destroy")
     assert "-auto-approve" in destroy_call and "-force" not in destroy_call
@@ -407,3 +411,92 @@ def test_backend_config_must_be_key_value(capsys) -> None:
 
     assert run(["deploy", "--backend-config", "bucket"]) == ExitCode.USAGE
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ asking before the apply (issue 15)
+
+
+class _Terminal(io.StringIO):
+    """stdin as a terminal where the operator types `answer`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class _Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+def _deploy_cli(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdin: io.StringIO, *args: str
+) -> int:
+    from drctl.cli.app import run
+
+    work = request(tmp_path).workdir
+    monkeypatch.setenv("DRCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("drctl.deploy.preflight.run_preflight", _no_preflight)
+    monkeypatch.setattr("sys.stdin", stdin)
+    return run(["deploy", "--terraform-dir", str(work), *args])
+
+
+def test_without_a_terminal_deploy_shows_the_plan_then_refuses_and_applies_nothing(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Pipe("yes\n")) == ExitCode.REFUSED
+    out, err = capsys.readouterr()
+    assert "apply" not in commands(fake_tf) and not (tmp_path / "home" / "stack.toml").exists()
+    assert "plan: 3 to create" in err  # the summary came first
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("drctl: error: drctl deploy asks before it applies and there is no terminal")
+    assert "pass --yes" in last and "nothing was applied" in last
+    assert out == ""
+
+
+def test_yes_applies_without_asking(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Pipe(""), "--yes") == 0
+    assert commands(fake_tf)[-2:] == ["apply", "output"]
+    out, err = capsys.readouterr()
+    assert "Apply?" not in err and out.startswith("deployed; stack file")
+    assert (tmp_path / "home" / "stack.toml").is_file()
+
+
+def test_on_a_terminal_only_yes_applies(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Terminal("y\n")) == ExitCode.REFUSED
+    _, err = capsys.readouterr()
+    assert "plan: 3 to create" in err and "will apply this plan to AWS" in err and "Only 'yes' applies" in err
+    assert "the plan was not approved — nothing was applied" in err
+    assert "apply" not in commands(fake_tf)
+
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Terminal("yes\n")) == 0
+    out, err = capsys.readouterr()
+    assert err.index("plan: 3 to create") < err.index("Apply?") < err.index("[3/3]")  # summary, question, apply
+    assert commands(fake_tf).count("apply") == 1 and out.startswith("deployed")
+
+
+def test_end_of_input_at_the_question_applies_nothing(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Terminal("")) == ExitCode.REFUSED
+    assert "apply" not in commands(fake_tf)
+
+
+def test_nothing_to_apply_needs_no_answer(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As `terraform apply` with no changes: nothing to approve, so no terminal is needed (the stack file is
+    rewritten from the outputs)."""
+    monkeypatch.setenv("FAKE_TF_MODE", "no_changes")
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Pipe("")) == 0
+    assert "apply" not in commands(fake_tf) and "no changes" in capsys.readouterr().out
+
+
+def test_plan_only_needs_no_answer(
+    fake_tf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _deploy_cli(fake_tf, tmp_path, monkeypatch, _Pipe(""), "--plan-only") == 0
+    assert "apply" not in commands(fake_tf) and "nothing applied" in capsys.readouterr().out

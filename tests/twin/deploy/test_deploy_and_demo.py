@@ -95,6 +95,8 @@ def test_status_reads_the_deployed_stack_as_ready(applied: Applied, lab_tools: A
 
 
 def test_a_second_deploy_changes_nothing(applied: Applied, lab_tools: Any) -> None:
+    # No --yes: a plan with nothing to apply needs no approval (as `terraform apply`); one with changes would
+    # be refused here (no terminal), so this also proves the plan is empty.
     second = drctl(applied.home, lab_tools, "deploy", "--lab", "--stack", str(applied.stack_path))
     assert second.returncode == 0, second.stderr[-3000:]
     assert "no changes" in second.stdout

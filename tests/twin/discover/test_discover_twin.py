@@ -304,3 +304,36 @@ def test_discover_reads_drctls_own_shape_back_as_the_switch(seeded: tuple[Any, P
             assert getattr(found.regions[name], key) == getattr(region, key), (name, key)
     gaps = {t.name for t in found.missing_tiers()}
     assert gaps == {"notifications", "lock table"}
+
+
+def test_only_database_then_only_traffic_with_health_check_traffic(discovered: tuple[Any, Path, str]) -> None:
+    """`failover --only` on a discovered stack whose traffic moves by swapping failover records: each part alone,
+    the traffic guard, and a second traffic move that finds the record PRIMARY already — read back from AWS."""
+    twin, stack, zone_id = discovered
+    r1, r2 = twin.info.regions
+
+    def failover(*args: str) -> tuple[int, dict[str, Any], str]:
+        got = twin.cli("failover", "--stack", str(stack), "--yes", "--without-lock", "--json", *args)
+        return got.returncode, json.loads(got.stdout) if got.stdout.strip() else {}, got.stderr
+
+    wait_for_lag(twin, r2)
+    twin.control.clear_requests()
+    rc, db, err = failover("--to", r2, "--only", "database")
+    assert rc == 0, err
+    assert db["only"] == "database" and writer_region(twin) == r2
+    assert primary_record(twin, zone_id) == "primary"  # the records were not touched
+    assert not any(r["operation"] == "ChangeResourceRecordSets" for r in mutations(twin))
+
+    # Traffic back to r1, whose database no longer writes: refused, records untouched.
+    rc, _, err = failover("--to", r1, "--only", "traffic")
+    assert rc == 7 and f"{r1}'s database does not write" in err.strip().splitlines()[-1]
+    assert primary_record(twin, zone_id) == "primary"
+
+    twin.control.clear_requests()
+    rc, tr, err = failover("--to", r2, "--only", "traffic")
+    assert rc == 0, err
+    assert tr["outcome"] == "completed" and primary_record(twin, zone_id) == "secondary"
+    assert not [r for r in mutations(twin) if r["operation"] in PROMOTIONS] and writer_region(twin) == r2
+
+    rc, again, err = failover("--to", r2, "--only", "traffic")
+    assert rc == 0 and again["outcome"] == "no-op" and "failover record is PRIMARY" in again["message"], err

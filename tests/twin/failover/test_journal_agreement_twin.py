@@ -62,6 +62,7 @@ def test_an_interactive_run_reads_the_same_everywhere_and_the_prompt_is_not_rto(
     wall = time.monotonic() - started
     assert p.returncode == 0, p.stderr
     assert "Proceed?" in p.stderr
+    assert p.stdout.startswith("{")  # the question went to stderr, all of it: --json prints only JSON
     run = json.loads(p.stdout)
     assert run["outcome"] == "completed" and writer_region(twin) == "us-west-2"
 

@@ -3,47 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from failover_helpers import PROMOTIONS, lab_healthy, wait_for_lag, writer_region
+from failover_helpers import (
+    CLI_TIMEOUT_S,
+    PROMOTIONS,
+    drctl,
+    finish,
+    lab_healthy,
+    run_id_of,
+    wait_for_lag,
+    writer_region,
+)
 
 from drctl.errors import ExitCode
 
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
-
-CLI_TIMEOUT_S = 90
-
-
-def drctl(home: Path, *args: str, kill_at: str | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DRCTL_"))}
-    env["DRCTL_HOME"] = str(home)
-    if kill_at:
-        env["DRCTL_TEST_KILL_AT"] = kill_at
-    return subprocess.Popen(
-        [sys.executable, "-m", "drctl", *args],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=CLI_TIMEOUT_S)
-    return proc.returncode, out, err
-
-
-def run_id_of(home: Path) -> str:
-    runs = sorted(p.name for p in (home / "runs").iterdir())
-    return runs[-1]
 
 
 def accepted_promotions(twin: Any) -> list[dict[str, Any]]:
