@@ -102,7 +102,10 @@ class CanarySettings:
     `endpoints` are PostgreSQL "host:port"s tried in order; the writer is the first that accepts writes (a
     global writer endpoint alone, or one endpoint per region). Credentials: `secret_arn` (Secrets Manager, on AWS)
     or, for labs only, `[canary.static_credentials]` user/password; DRCTL_CANARY_USER/DRCTL_CANARY_PASSWORD in the
-    environment override both. Hook for later: endpoints read from DescribeDBClusters (not done)."""
+    environment override both. Hook for later: endpoints read from DescribeDBClusters (not done).
+    An endpoint may be a host name (an Aurora cluster or global writer endpoint): it is resolved through
+    `name_servers` when set (`[canary] name_servers`, default `[route53] name_servers`: a private resolver, the
+    lab's DNS server), else by the system resolver."""
 
     endpoints: tuple[str, ...] = ()
     database: str = ""
@@ -110,6 +113,7 @@ class CanarySettings:
     user: str = ""
     password: str = field(default="", repr=False)
     rate: float = 20.0
+    name_servers: tuple[str, ...] = ()
     # `drctl failover` runs the canary without --canary (the lab turns this on once its databases exist)
     on_failover: bool = False
 
@@ -589,7 +593,7 @@ def _probe(r: _Reader, record_name: str) -> ProbeSettings:
     return ProbeSettings(url=url, expect_status=_status_ranges(r, "expect_status"), timeout_s=timeout)
 
 
-def _canary(r: _Reader) -> CanarySettings:
+def _canary(r: _Reader, route53_name_servers: tuple[str, ...]) -> CanarySettings:
     raw = r.data.get("endpoints", [])
     if isinstance(raw, dict):  # one per region: {"us-east-1" = "host:port", ...}
         raw = list(raw.values())
@@ -613,6 +617,7 @@ def _canary(r: _Reader) -> CanarySettings:
         password=creds.opt("password", str, ""),
         rate=rate,
         on_failover=r.opt("on_failover", bool, False),
+        name_servers=_name_servers(r) or route53_name_servers,
     )
 
 
@@ -682,7 +687,7 @@ def parse_stack(data: Mapping[str, Any], path: Path) -> Stack:
         failover=_failover(root.table("failover", required=False)),
         probe=_probe(probe_r, record_name),
         replication_rule_id=root.table("s3", required=False).opt("replication_rule_id", str, ""),
-        canary=_canary(root.table("canary", required=False)),
+        canary=_canary(root.table("canary", required=False), _name_servers(r53)),
         source=path,
         traffic_method=method,
     )

@@ -304,6 +304,17 @@ def check(stack: Stack, *, timeout_s: float = DEFAULT_TIMEOUT_S, cache: dict[str
     return DnsCheck(stack.record_name, answers, regions=addresses)
 
 
+def resolve_name(
+    name: str, name_servers: Iterable[str] = (), *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[str, ...]:
+    """The addresses of `name` (a database endpoint, say): asked of `name_servers` ("host:port") when given,
+    else of the system resolver; () when none answers."""
+    servers = list(name_servers)
+    if servers:
+        return _addresses_from(_bare(name), configured_servers(servers, timeout_s=timeout_s), timeout_s)
+    return _addresses_system(_bare(name), timeout_s)
+
+
 def addresses_of(stack: Stack, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[str, ...]:
     """The addresses `name` (a CNAME target) resolves to: asked of the stack's name servers when it names some
     (a private resolver; the lab's server, which models ELB's DNS too), else of the system resolver."""

@@ -38,21 +38,40 @@ TCP_USER_TIMEOUT_MS = 3000
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A PostgreSQL host:port. A host name is resolved at each connection (an Aurora endpoint follows its
+    writer by DNS): through `name_servers` ("host:port") when given, else by the system resolver (libpq's)."""
+
     host: str
     port: int
+    name_servers: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
 
     @classmethod
-    def parse(cls, text: str) -> Endpoint:
+    def parse(cls, text: str, name_servers: tuple[str, ...] = ()) -> Endpoint:
         host, sep, port = text.strip().rpartition(":")
         if not sep:
             host, port = text.strip(), "5432"
         host = host.strip("[]")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ConfigError(f"endpoint {text!r} is not host:port", hint="e.g. --endpoint 127.0.0.1:5432")
-        return cls(host, int(port))
+        return cls(host, int(port), tuple(name_servers))
+
+    def address(self) -> str | None:
+        """The address to connect to, resolved through the name servers; None: libpq resolves `host` itself.
+        A name the name servers do not know is a one-line error (exit 6)."""
+        if not self.name_servers or _is_ip(self.host):
+            return None
+        from drctl.aws.dns import resolve_name
+
+        found = resolve_name(self.host, self.name_servers)
+        if not found:
+            raise Unreachable(
+                f"PostgreSQL {self}: {self.host} not found by the name servers {', '.join(self.name_servers)}",
+                hint="check the endpoint's name and [canary] name_servers / [route53] name_servers",
+            )
+        return found[0]
 
 
 @dataclass(frozen=True)
@@ -68,9 +87,11 @@ def connect(ep: Endpoint, database: str, creds: Credentials) -> psycopg.Connecti
     """An autocommit connection, or a one-line typed error."""
     import psycopg
 
+    address = ep.address()
     try:
         return psycopg.connect(
             host=ep.host,
+            hostaddr=address,  # None: dropped, libpq resolves host
             port=ep.port,
             dbname=database,
             user=creds.user,
@@ -102,6 +123,16 @@ def connect_error(ep: Endpoint, database: str, creds: Credentials, e: Exception)
     if sqlstate == "3D000":
         return ConfigError(f"PostgreSQL {ep} has no database {database!r}", hint="check --database")
     return Unreachable(f"PostgreSQL {ep} does not answer: {text}", hint="check --endpoint and the network")
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _first_line(e: Exception) -> str:

@@ -45,7 +45,7 @@ class FailoverCanary:
                 hint="add [canary] endpoints and database to the stack file (README: the canary)",
             )
         creds = resolve(settings, stack.aws)
-        endpoints = [Endpoint.parse(e) for e in settings.endpoints]
+        endpoints = [Endpoint.parse(e, settings.name_servers) for e in settings.endpoints]
         conn, _ = probe(endpoints, settings.database, creds)
         return cls(endpoints, settings.database, creds, settings.rate, conn)
 

@@ -106,6 +106,7 @@ class Writer:
         meta = {
             "run_id": self.run_id,
             "endpoints": [str(e) for e in self.endpoints],
+            "name_servers": sorted({ns for e in self.endpoints for ns in e.name_servers}),
             "database": self.database,
             "user": self.creds.user,
             "credentials": self.creds.source,

@@ -122,7 +122,8 @@ def check_cmd(
 
     folder = folder_for(run_id)
     meta = read_meta(folder)
-    endpoints = [Endpoint.parse(e) for e in (endpoint or meta["endpoints"])]
+    name_servers = tuple(meta.get("name_servers") or _settings(stack_file, required=False).name_servers)
+    endpoints = [Endpoint.parse(e, name_servers) for e in (endpoint or meta["endpoints"])]
     creds = _credentials(stack_file, user or meta.get("user"))
     _show(check(folder, endpoints, str(meta["database"]), creds), json_output, extra={"folder": str(folder)})
 
@@ -144,7 +145,8 @@ def _target(
     if not db_name:
         raise ConfigError("the canary has no database", hint="pass --database NAME or set [canary] database")
     creds = _credentials(stack_file, user)
-    return [Endpoint.parse(e) for e in eps], db_name, creds, (settings.rate or CanarySettings.rate)
+    endpoints = [Endpoint.parse(e, settings.name_servers) for e in eps]
+    return endpoints, db_name, creds, (settings.rate or CanarySettings.rate)
 
 
 def _settings(stack_file: str | None, *, required: bool) -> Any:

@@ -40,11 +40,14 @@ def probe_section(http: Mapping[str, Any], record_name: str, path: str = LAB_HEA
     return {"probe": {"url": f"http://{record_name.rstrip('.')}:{http['port']}{path}"}}
 
 
-def canary_section(databases: Mapping[str, Mapping[str, Any]], lab_dir: Path) -> dict[str, Any]:
-    """The stack file's [canary] table for the lab's databases (drctl/lab/databases.py): the regions' front
-    ports (the writer is the one that accepts writes), the lab's static database credentials, and the canary on
-    for every `drctl failover`, so each lab run reports the ground truth beside the estimate. Empty when the lab
-    runs no databases."""
+def canary_section(
+    databases: Mapping[str, Mapping[str, Any]], lab_dir: Path, writer_endpoint: str = ""
+) -> dict[str, Any]:
+    """The stack file's [canary] table for the lab's databases (drctl/lab/databases.py): the global writer
+    endpoint first when known (`writer_endpoint`, "name:port", resolved through [route53] name_servers: the
+    lab's DNS), then the regions' front ports (the writer is the one that accepts writes), the lab's static
+    database credentials, and the canary on for every `drctl failover`, so each lab run reports the ground truth
+    beside the estimate. Empty when the lab runs no databases."""
     from drctl.lab.databases import DATABASE, credentials
 
     creds = credentials(lab_dir)
@@ -52,6 +55,7 @@ def canary_section(databases: Mapping[str, Mapping[str, Any]], lab_dir: Path) ->
         return {}
     return {
         "canary": {
+            **({"endpoint": writer_endpoint} if writer_endpoint else {}),
             "endpoints": {region: f"{d['host']}:{d['port']}" for region, d in databases.items()},
             "database": DATABASE,
             "on_failover": True,

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from drctl.lab.http import Forward, LabRequest, LabResponse
+from drctl.lab.periodic import Worker
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,8 @@ class AlarmClock:
         self.actual: dict[tuple[str, str], str] = {}  # the state the data gave at the last evaluation
         self.evaluations: list[dict[str, Any]] = []  # recent evaluations that changed a state, for /_lab/alarms
         self.changed_at: dict[tuple[str, str], float] = {}  # when the shown state last changed (lab clock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("lab-alarms", self._run)
+        self._stop = self._worker.stopping
 
     # ------------------------------------------------------------------------------------ the middleware
 
@@ -320,16 +321,10 @@ class AlarmClock:
     # ---------------------------------------------------------------------------------------- the thread
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="lab-alarms", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
 
     def _run(self) -> None:
         upcoming = self.clock()

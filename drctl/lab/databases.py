@@ -247,6 +247,10 @@ class Databases:
             return None
         return server.port
 
+    def endpoint_target(self, region: str) -> int | None:
+        """The server port behind `region`'s Aurora endpoints now (drctl/lab/dbendpoints.py); None: refused."""
+        return self._front_target(region) if not self.world.is_region_down(region) else None
+
     def _wal_target(self) -> int | None:
         server = self.servers.get(self.writer or "")
         return server.port if server is not None and server.running() else None

@@ -20,8 +20,9 @@ CHUNK = 65536
 
 
 class Proxy:
-    def __init__(self, name: str, port: int, target: Callable[[], int | None]) -> None:
+    def __init__(self, name: str, port: int, target: Callable[[], int | None], *, host: str = "127.0.0.1") -> None:
         self.name = name
+        self.host = host  # a loopback address
         self.port = port
         self.target = target
         self.delay_ms = 0.0
@@ -40,7 +41,7 @@ class Proxy:
                 return
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self.port))
+            sock.bind((self.host, self.port))
             sock.listen(64)
             self._listener = sock
         threading.Thread(target=self._accept, args=(sock,), name=f"proxy-{self.name}", daemon=True).start()

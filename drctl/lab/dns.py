@@ -19,6 +19,8 @@ Failover records are chosen from the lab's Route53 health model, the way the Rou
   load balancers have no addresses of their own: each gets two loopback addresses derived from its DNS name,
   and this server also answers the load balancer's own name with them (ELB's DNS, modelled here too:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-internet-facing-load-balancers.html).
+- The lab's Aurora endpoints (cluster, reader, global writer endpoint) answer A records with their loopback
+  addresses, TTL 5 s (drctl/lab/dbendpoints.py): RDS's own DNS, modelled here too.
 - Every answer from a hosted zone has the AA flag set and recursion unavailable (an authoritative server,
   RFC 1035 4.1.1); names outside every zone are REFUSED.
 
@@ -50,6 +52,7 @@ import dns.rdatatype
 import dns.rrset
 
 ELB_TTL_S = 60
+DB_ENDPOINT_TTL_S = 5  # drctl/lab/dbendpoints.py ENDPOINT_TTL_S
 ELB_SUFFIX = ".elb.amazonaws.com."
 MAX_ALIAS_DEPTH = 4
 UDP_MAX = 512  # without EDNS (RFC 1035 4.2.1); a larger answer is truncated (TC) and asked again over TCP
@@ -119,6 +122,13 @@ def resolve(qname: str, qtype: dns.rdatatype.RdataType, source: ZoneSource) -> _
     zones = source.zones()
     zone = _zone_for(qname, zones)
     if zone is None:
+        endpoints = getattr(source, "database_endpoints", None)
+        address = endpoints().get(qname) if endpoints is not None else None
+        if address:  # an Aurora endpoint of the lab's (drctl/lab/dbendpoints.py): RDS's own DNS, modelled here
+            out = _Answer()
+            if qtype in (dns.rdatatype.A, dns.rdatatype.ANY):
+                out.answer.append(_rrset(qname, DB_ENDPOINT_TTL_S, "A", [address]))
+            return out
         if qname.endswith(ELB_SUFFIX) and _bare(qname) in source.load_balancers():
             out = _Answer()
             if qtype in (dns.rdatatype.A, dns.rdatatype.ANY):
@@ -274,8 +284,13 @@ def answer_wire(wire: bytes, source: ZoneSource, *, udp: bool = False) -> bytes 
 class LabZones:
     """ZoneSource over the emulator's Route53 (read directly, never through the gateway) and the health model."""
 
-    def __init__(self, world: Any, store: Any) -> None:
+    def __init__(self, world: Any, store: Any, endpoints: Callable[[], dict[str, str]] | None = None) -> None:
         self.world, self.store = world, store
+        self._endpoints = endpoints
+
+    def database_endpoints(self) -> dict[str, str]:
+        """The lab's Aurora endpoint names (fqdn) and their loopback addresses."""
+        return self._endpoints() if self._endpoints is not None else {}
 
     def zones(self) -> list[Zone]:
         r53 = self.world.client("route53", "us-east-1")

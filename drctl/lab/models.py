@@ -24,6 +24,7 @@ from drctl.lab.alarms import AlarmClock
 from drctl.lab.albs import LabBackend
 from drctl.lab.capacity import Capacity
 from drctl.lab.databases import Databases, port_role
+from drctl.lab.dbendpoints import DbEndpoints
 from drctl.lab.dns import LabZones
 from drctl.lab.health import HealthChecks, HealthCheckStore
 from drctl.lab.http import LabResponse, Middleware
@@ -219,14 +220,18 @@ class ModelSet:
         self.databases = Databases(self.world, home, fronts)
         if fronts:
             self.signals.lag_source = self.databases
+        # Their Aurora endpoints (cluster, reader, global writer): names the lab's DNS answers, listeners that lead
+        # to the right server (drctl/lab/dbendpoints.py); per-lab addresses, salted with the lab's folder.
+        self.db_endpoints = DbEndpoints(self.world, self.databases, str(home.absolute()))
         # Route53 evaluates continuously: keep LastKnownStatus and last failures current between reads.
         self.signals.on_tick = self._tick
         # The lab's authoritative DNS (drctl/lab/dns.py) answers from the zones and this health model.
-        self.dns_zones = LabZones(self.world, self.health.store)
+        self.dns_zones = LabZones(self.world, self.health.store, self.db_endpoints.addresses)
         # The lab's load balancers' data plane (drctl/lab/albs.py) answers by this capacity model's target health.
         self.alb_backend = LabBackend(self.world, self.capacity)
         self.middlewares: list[Middleware] = [
-            self.health, self.databases.middleware, self.transitions, self.capacity, self.alarms, AlarmReadback()
+            self.health, self.databases.middleware, self.db_endpoints.middleware, self.transitions, self.capacity,
+            self.alarms, AlarmReadback(),
         ]  # fmt: skip
         self._load()
 
@@ -247,8 +252,10 @@ class ModelSet:
         self.signals.start()
         self.alarms.start()
         self.databases.start()
+        self.db_endpoints.start()
 
     def stop(self) -> None:
+        self.db_endpoints.stop()
         self.databases.stop()
         self.alarms.stop()
         self.signals.stop()
@@ -256,6 +263,7 @@ class ModelSet:
     def regions_changed(self) -> None:
         """An outage began or ended (the gateway calls this): the databases' front ports and WAL stream follow."""
         self.databases.apply_network()
+        self.db_endpoints.refresh(reread=False)
 
     def reset(self) -> None:
         """The emulator was wiped: forget everything modelled about its resources, back to defaults."""
@@ -376,7 +384,7 @@ class ModelSet:
         return self.signals.view()
 
     def _databases(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.databases.view()
+        return {**self.databases.view(), "endpoints": self.db_endpoints.status()["endpoints"]}
 
     def _start_databases(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.databases.front_ports:

@@ -152,7 +152,7 @@ def seed_topology(info: LabEndpoints, home: Path, *, app_health: bool = False) -
         }
     for region in (r1, r2):
         regions[region]["app_health_alarms"] = _app_health_alarms(c("cloudwatch", region), region, regions[region])
-    _database(c, r1, r2, regions)
+    writer_endpoint = _database(c, r1, r2, regions)
     _buckets(c, r1, r2, regions)
     for region, other in ((r1, r2), (r2, r1)):
         regions[region].update(_switch_alarm(c("cloudwatch", other), region, other, regions[other]))
@@ -163,7 +163,8 @@ def seed_topology(info: LabEndpoints, home: Path, *, app_health: bool = False) -
     if not app_health:
         for region in (r1, r2):
             regions[region].pop("app_health_alarms")
-    return write_stack_file(_stack_mapping(info, zone_id, r1, r2, regions), home / "stack.toml")
+    mapping = _stack_mapping(info, zone_id, r1, r2, regions, writer_endpoint)
+    return write_stack_file(mapping, home / "stack.toml")
 
 
 # ---------------------------------------------------------------------------------------- per service
@@ -288,8 +289,9 @@ def _subnets(ec2: Any, vpc_id: str, region: str) -> list[str]:
     ]
 
 
-def _database(c: _Clients, r1: str, r2: str, regions: dict[str, dict[str, Any]]) -> None:
-    """Global cluster; writer cluster (+instance) in r1, secondary cluster (+instance) in r2."""
+def _database(c: _Clients, r1: str, r2: str, regions: dict[str, dict[str, Any]]) -> str:
+    """Global cluster; writer cluster (+instance) in r1, secondary cluster (+instance) in r2. Returns the global
+    writer endpoint as "name:port" (DescribeGlobalClusters Endpoint, the writer cluster's Port), "" if none."""
     global_id = f"{NAME}-global"
     rds1 = c("rds", r1)
     _exists_ok(
@@ -304,6 +306,9 @@ def _database(c: _Clients, r1: str, r2: str, regions: dict[str, dict[str, Any]])
         arn = _db_cluster(c("rds", region), cluster_id, global_id, regions[region]["kms_key_arn"], writer=writer)
         regions[region]["cluster_id"] = cluster_id
         regions[region]["cluster_arn"] = arn
+    [gc] = rds1.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"]
+    port = rds1.describe_db_clusters(DBClusterIdentifier=regions[r1]["cluster_id"])["DBClusters"][0].get("Port")
+    return f"{gc['Endpoint']}:{port or 5432}" if gc.get("Endpoint") else ""
 
 
 def _db_cluster(rds: Any, cluster_id: str, global_id: str, kms_key_arn: str, *, writer: bool) -> str:
@@ -533,7 +538,12 @@ _REGION_KEYS = (
 
 
 def _stack_mapping(
-    info: LabEndpoints, zone_id: str, r1: str, r2: str, regions: Mapping[str, Mapping[str, Any]]
+    info: LabEndpoints,
+    zone_id: str,
+    r1: str,
+    r2: str,
+    regions: Mapping[str, Mapping[str, Any]],
+    writer_endpoint: str = "",
 ) -> dict[str, Any]:
     return {
         "name": NAME,
@@ -548,7 +558,7 @@ def _stack_mapping(
         },
         "objectives": {"rpo_s": 5, "rto_s": 600, "max_switchover_lag_ms": 1000},
         **probe_section(info.http, RECORD),
-        **canary_section(getattr(info, "databases", {}), Path(getattr(info, "lab_dir", "."))),
+        **canary_section(getattr(info, "databases", {}), Path(getattr(info, "lab_dir", ".")), writer_endpoint),
         "s3": {"replication_rule_id": RULE_ID},
         "aws": {
             "connect_timeout_s": 2,

@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+
+from drctl.lab.periodic import Worker
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
@@ -204,20 +205,14 @@ class Signals:
         self.lag_source: _LagSource | None = None
         # How samples reach the emulator (models.py routes them through the alarm model, drctl/lab/alarms.py).
         self.put_metric_data: Callable[[str, str, list[dict[str, Any]]], None] = self._put
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("lab-signals", self._run)
+        self._stop = self._worker.stopping
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="lab-signals", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
 
     def _run(self) -> None:
         while not self._stop.wait(TICK_S):
