@@ -380,13 +380,16 @@ class Databases:
             if not self.servers or old is None or old == to_region or self.roles.get(to_region) != STANDBY:
                 return
             self._cut_stream()
+            cut_at = self.cut_at
             self._drop_monitor(old)
             self.servers[old].stop(immediate=True)
             self.roles[old] = STALE
             _sleep_until(ends_at)
             self._promote(to_region)
             row = self._sql(to_region, "SELECT pg_last_wal_replay_lsn()::text")
-            self._note("failover", writer=to_region, stopped=old, promoted_at_lsn=row[0] if row else None)
+            self._note(
+                "failover", writer=to_region, stopped=old, cut_at=cut_at, promoted_at_lsn=row[0] if row else None
+            )
             self.apply_network()
 
     def detach(self, region: str, ends_at: float) -> None:
