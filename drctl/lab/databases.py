@@ -48,6 +48,7 @@ from typing import Any, Protocol
 
 from drctl.lab.dbproxy import Proxy
 from drctl.lab.http import Forward, LabRequest, LabResponse
+from drctl.lab.periodic import Worker
 from drctl.lab.postgres import Server, data_root, ensure_binaries, free_port
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,7 @@ class Databases:
         self.error = ""
         self.operations: list[dict[str, Any]] = []  # what the RDS API made the databases do, newest last
         self._topology = threading.RLock()  # one change of roles at a time
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("lab-databases", self._run, join_s=10.0)
         self._fronts: dict[str, Proxy] = {}
         self._wal: Proxy | None = None
         self._monitor: dict[str, Any] = {}  # region -> an open admin connection (the tick thread's)
@@ -160,16 +160,11 @@ class Databases:
         return bool(self.servers)
 
     def start(self) -> None:
-        if self._thread is None and self.front_ports:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="lab-databases", daemon=True)
-            self._thread.start()
+        if self.front_ports:
+            self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._worker.stop()
         with self._topology:
             self._teardown()
 
@@ -231,7 +226,7 @@ class Databases:
         self._note("provisioned", writer=writer)
 
     def _run(self) -> None:
-        while not self._stop.wait(TICK_S):
+        while not self._worker.stopping.wait(TICK_S):
             try:
                 self.reconcile()
                 self.error = ""

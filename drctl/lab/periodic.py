@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 class Worker:
     """`run()` on a daemon thread named `name`; `run` loops until `stopping` is set. start() and stop() are
-    idempotent; stop() waits up to 5 s for the loop to end."""
+    idempotent; stop() waits up to `join_s` (default 5 s) for the loop to end."""
 
-    def __init__(self, name: str, run: Callable[[], None]) -> None:
-        self.name, self.run = name, run
+    def __init__(self, name: str, run: Callable[[], None], join_s: float = 5.0) -> None:
+        self.name, self.run, self.join_s = name, run, join_s
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -26,7 +26,7 @@ class Worker:
     def stop(self) -> None:
         self.stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=self.join_s)
             self._thread = None
 
 
